@@ -1,0 +1,4 @@
+optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001)  # lr for 8 GPUs x 32 videos
+optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
+lr_config = dict(policy='step', step=[40, 80])
+total_epochs = 100
