@@ -1,0 +1,58 @@
+"""The TSN head: spatial pooling, average consensus over segments, dropout, fc.
+
+Wang et al., "Temporal Segment Networks: Towards Good Practices for Deep Action
+Recognition", ECCV 2016 (https://arxiv.org/abs/1608.00859).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ..builder import MODELS
+from ..ops import normal_init
+from .base import BaseHead
+
+
+@MODELS.register_module()
+class TSNHead(BaseHead):
+    """Class scores of a video from the features of its segments.
+
+    Args:
+        num_classes, in_channels, loss_cls, multi_class, label_smooth_eps, topk:
+            see :class:`BaseHead`.
+        spatial_type: ``'avg'`` pools each feature map to 1x1; ``None`` keeps it
+            (``in_channels`` is then C * H * W).
+        consensus: how segments are combined, e.g. ``dict(type='AvgConsensus', dim=1)``.
+        dropout_ratio: dropout before the fc (0 = none).
+        init_std: std of the fc's normal init.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int,
+                 loss_cls: Mapping = dict(type='CrossEntropyLoss'), spatial_type: str | None = 'avg',
+                 consensus: Mapping = dict(type='AvgConsensus', dim=1), dropout_ratio: float = 0.4,
+                 init_std: float = 0.01,
+                 multi_class: bool = False, label_smooth_eps: float = 0.0,
+                 topk: int | Sequence[int] = (1, 5)):
+        super().__init__(num_classes, in_channels, loss_cls=loss_cls, multi_class=multi_class,
+                         label_smooth_eps=label_smooth_eps, topk=topk)
+        self.spatial_type = spatial_type
+        self.dropout_ratio = dropout_ratio
+        self.init_std = init_std
+        self.consensus = MODELS.build(consensus)
+        self.avg_pool = nn.AdaptiveAvgPool2d((1, 1)) if spatial_type == 'avg' else None
+        self.dropout = nn.Dropout(p=dropout_ratio) if dropout_ratio != 0 else None
+        self.fc_cls = nn.Linear(in_channels, num_classes)
+
+    def init_weights(self) -> None:
+        normal_init(self.fc_cls, std=self.init_std)
+
+    def forward(self, x: torch.Tensor, num_segs: int) -> torch.Tensor:
+        """(N * num_segs, C, H, W) -> (N, num_classes)."""
+        if self.avg_pool is not None:
+            x = self.avg_pool(x)
+        x = self.consensus(x.reshape((-1, num_segs) + x.shape[1:])).squeeze(1)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc_cls(x.flatten(1))

@@ -1,0 +1,42 @@
+"""Recognizer over audio spectrograms, one 2D "image" (time x frequency) per clip."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..builder import MODELS
+from .base import BaseRecognizer, _hard_labels_flat
+
+
+@MODELS.register_module()
+class AudioRecognizer(BaseRecognizer):
+    """Audio recognizer: ``audios`` (N, clips, 1, T, F) -> class scores averaged over clips.
+
+    Same interface as the other recognizers, with the input called ``audios``
+    (also the data batch key).
+    """
+
+    input_key = 'audios'
+
+    def forward(self, audios: torch.Tensor, label: torch.Tensor | None = None,
+                return_loss: bool = True, **kwargs: Any):
+        """Training (``return_loss``): losses and metrics; otherwise class scores."""
+        return super().forward(audios, label, return_loss=return_loss, **kwargs)
+
+    def forward_train(self, audios: torch.Tensor, labels: torch.Tensor,
+                      **kwargs: Any) -> dict[str, torch.Tensor]:
+        """Losses and top-k accuracies of a batch (N, clips, 1, T, F)."""
+        if not self.with_cls_head:
+            raise RuntimeError('AudioRecognizer.forward_train needs a cls_head')
+        cls_score = self.cls_head(self.extract_feat(audios.reshape((-1,) + audios.shape[2:])))
+        return self.cls_head.loss(cls_score, _hard_labels_flat(labels), **kwargs)
+
+    def _do_test(self, audios: torch.Tensor) -> torch.Tensor:
+        batches, num_segs = audios.shape[:2]
+        feat = self.extract_feat(audios.reshape((-1,) + audios.shape[2:]))
+        if self.feature_extraction:
+            return self._pool_features(feat, batches)
+        if not self.with_cls_head:
+            raise RuntimeError('AudioRecognizer needs a cls_head to score (or test_cfg.feature_extraction)')
+        return self.average_clip(self.cls_head(feat), num_segs)
