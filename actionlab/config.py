@@ -471,6 +471,8 @@ class Config:
                 node[part] = dict(child)  # a copy: the caller's dicts stay as they are
                 node = node[part]
             node[leaf] = value
+        for full_key in options:
+            _warn_if_misspelt(str(full_key), self._cfg_dict)
         merged = _merge(tree, self._cfg_dict, allow_list_keys)
         object.__setattr__(self, '_cfg_dict', ConfigDict(merged))
 
@@ -548,6 +550,26 @@ class Config:
 
 
 # --------------------------------------------------------------------------- Python dump
+
+def _warn_if_misspelt(full_key: str, tree: Mapping) -> None:
+    """Log a warning when an override adds a key that is close to an existing one
+    (``optimzer.lr=...`` next to ``optimizer``): new keys are legal, typos are likely."""
+    node: Any = tree
+    for depth, part in enumerate(full_key.split('.')):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
+        if not isinstance(node, Mapping):
+            return
+        if part not in node:
+            close = difflib.get_close_matches(part, [str(k) for k in node], n=1, cutoff=0.75)
+            if close:
+                where = '.'.join(full_key.split('.')[:depth] + [close[0]])
+                logger.warning("override '%s' adds the new key '%s'; did you mean '%s'?",
+                               full_key, part, where)
+            return
+        node = node[part]
+
 
 def _is_identifier(key) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)

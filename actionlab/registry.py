@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -106,10 +107,47 @@ class Registry:
         _check_arguments(obj_cls, type_name, args)
         try:
             return obj_cls(**args)
-        except Exception as e:
-            if hasattr(e, 'add_note'):  # Python >= 3.11
-                e.add_note(f'(while building {self.name} {type_name!r})')
+        except TypeError as e:
+            # a class taking **kwargs passes them on (ResNetTSM -> ResNet): a wrong name
+            # only surfaces in the parent's signature
+            bad = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+            if bad and bad.group(1) in args:
+                raise BuildError(_unexpected_message(type_name, bad.group(1),
+                                                     _accepted_arguments(obj_cls))) from e
+            _add_note(e, f'(while building {self.name} {type_name!r})')
             raise
+        except Exception as e:
+            _add_note(e, f'(while building {self.name} {type_name!r})')
+            raise
+
+
+def _add_note(e: BaseException, note: str) -> None:
+    if hasattr(e, 'add_note'):  # Python >= 3.11
+        e.add_note(note)
+
+
+def _accepted_arguments(obj_cls: Callable) -> list[str]:
+    """Keyword arguments of ``obj_cls`` and, for classes, of the ``__init__`` of its bases
+    (where ``**kwargs`` are usually passed on)."""
+    names: list[str] = []
+    for klass in getattr(obj_cls, '__mro__', (obj_cls,)):
+        init = klass.__init__ if isinstance(klass, type) else klass
+        if init is object.__init__:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        names += [p.name for p in params if p.name != 'self' and p.name not in names and
+                  p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    return names
+
+
+def _unexpected_message(type_name: str, key: str, accepted: list[str]) -> str:
+    close = difflib.get_close_matches(key, accepted, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ''
+    return (f"{type_name} got an unexpected argument '{key}'.{hint} "
+            f"Valid arguments: {', '.join(accepted)}")
 
 
 def _check_arguments(obj_cls: Callable, type_name: str, args: dict) -> None:
@@ -124,10 +162,7 @@ def _check_arguments(obj_cls: Callable, type_name: str, args: dict) -> None:
                 if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     for key in args:
         if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ''
-            raise BuildError(f"{type_name} got an unexpected argument '{key}'.{hint} "
-                             f"Valid arguments: {', '.join(accepted)}")
+            raise BuildError(_unexpected_message(type_name, key, accepted))
     missing = [n for n, p in params.items()
                if p.default is inspect.Parameter.empty and n in accepted and n not in args
                and n != 'self']

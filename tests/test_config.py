@@ -716,3 +716,15 @@ def test_unsupported_extension_names_the_file(tmp_path: Path):
     base_user = write(tmp_path, 'c.py', "_base_ = 'conf.toml'\n")
     with pytest.raises(ConfigError, match=r'conf\.toml: unsupported'):
         Config.fromfile(base_user)
+
+
+def test_merge_from_dict_warns_on_likely_typos(caplog):
+    cfg = Config(dict(optimizer=dict(type='SGD', lr=0.1), data=dict(train=dict(pipeline=[dict(type='A')]))))
+    with caplog.at_level('WARNING', logger='actionlab.config'):
+        cfg.merge_from_dict({'optimzer.lr': 1.0, 'seed': 3, 'data.train.pipeline.0.tpye': 'B'})
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "override 'optimzer.lr' adds the new key 'optimzer'; did you mean 'optimizer'?",
+        "override 'data.train.pipeline.0.tpye' adds the new key 'tpye'; did you mean "
+        "'data.train.pipeline.0.type'?"]
+    assert cfg.optimzer.lr == 1.0 and cfg.seed == 3  # still applied: new keys are legal

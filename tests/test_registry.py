@@ -51,7 +51,8 @@ def test_unknown_type_lists_close_names(reg):
 
 
 def test_bad_argument_names_type_and_argument(reg):
-    with pytest.raises(BuildError, match=r"ResNet got an unexpected argument 'dept'\. Did you mean 'depth'\?"):
+    with pytest.raises(BuildError,
+                       match=r"ResNet got an unexpected argument 'dept'\. Did you mean 'depth'\?"):
         reg.build(dict(type='ResNet', dept=50))
     with pytest.raises(BuildError, match=r'ResNet is missing required argument\(s\): depth'):
         reg.build(dict(type='ResNet'))
@@ -84,3 +85,18 @@ def test_constructor_errors_name_the_type(reg):
     notes = getattr(info.value, '__notes__', [])
     if hasattr(info.value, 'add_note'):
         assert notes == ["(while building thing 'Fails')"]
+
+
+def test_bad_argument_passed_on_through_kwargs(reg):
+    base = reg.get('ResNet')
+
+    @reg.register_module()
+    class ResNetTSM(base):
+        def __init__(self, depth, num_segments=8, **kwargs):
+            super().__init__(depth, **kwargs)
+
+    with pytest.raises(BuildError, match=r"ResNetTSM got an unexpected argument 'num_stage'\. "
+                                         r"Did you mean 'num_stages'\? Valid arguments: depth, "
+                                         r"num_segments, num_stages, out_indices$"):
+        reg.build(dict(type='ResNetTSM', depth=50, num_stage=3))
+    assert reg.build(dict(type='ResNetTSM', depth=50, num_stages=3)).num_stages == 3

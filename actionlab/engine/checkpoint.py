@@ -173,6 +173,12 @@ def _to_cpu(obj: Any) -> Any:
     return obj
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(model: nn.Module, filename: str | os.PathLike, optimizer=None,
                     meta: dict | None = None, **extra: Any) -> Path:
     """Write ``{'meta', 'state_dict', 'optimizer', **extra}`` to ``filename`` atomically.
@@ -194,6 +200,7 @@ def save_checkpoint(model: nn.Module, filename: str | os.PathLike, optimizer=Non
             torch.save(ckpt, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

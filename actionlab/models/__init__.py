@@ -5,12 +5,10 @@ Importing this package registers every model part in :data:`MODELS`, so
 """
 from . import backbones, heads, losses, ops, recognizers  # noqa: F401  (registers the parts)
 from .backbones import ResNet, ResNet3d, ResNetTSM
-from .builder import (MODELS, build_backbone, build_head, build_loss, build_model, build_neck,
-                      build_recognizer)
+from .builder import MODELS, build_backbone, build_head, build_loss, build_model, build_neck, build_recognizer
 from .heads import AudioTSNHead, BaseHead, I3DHead, TSMHead, TSNHead
 from .losses import BCELossWithLogits, CrossEntropyLoss
-from .recognizers import (AudioRecognizer, BaseRecognizer, Recognizer2D, Recognizer3D,
-                          parse_losses)
+from .recognizers import AudioRecognizer, BaseRecognizer, Recognizer2D, Recognizer3D, parse_losses
 
 __all__ = [
     'MODELS', 'build_backbone', 'build_head', 'build_loss', 'build_model', 'build_neck',

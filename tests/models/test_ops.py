@@ -5,11 +5,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionlab.models.ops import (ConvModule, NonLocal2d, NonLocal3d, TemporalShift,
-                                  build_activation_layer, build_norm_layer, constant_init,
-                                  kaiming_init, normal_init, temporal_shift)
+from actionlab.models.ops import (
+    ConvModule,
+    NonLocal2d,
+    NonLocal3d,
+    TemporalShift,
+    build_activation_layer,
+    build_norm_layer,
+    constant_init,
+    kaiming_init,
+    normal_init,
+    temporal_shift,
+)
 from actionlab.registry import BuildError
-
 
 # ----------------------------------------------------------------------------- ConvModule
 

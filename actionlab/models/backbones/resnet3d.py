@@ -21,8 +21,14 @@ from torch import nn
 
 from ..builder import MODELS
 from ..ops import ConvModule, NonLocal3d, build_activation_layer, constant_init
-from .resnet import (StageFreezingMixin, _check_pretrained, _check_style, init_resnet_weights,
-                     load_pretrained_weights, run_residual)
+from .resnet import (
+    StageFreezingMixin,
+    _check_pretrained,
+    _check_style,
+    init_resnet_weights,
+    load_pretrained_weights,
+    run_residual,
+)
 
 
 def _per_block(value: int | Sequence[int], blocks: int, what: str) -> tuple[int, ...]:

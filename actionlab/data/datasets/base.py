@@ -1,0 +1,251 @@
+"""BaseDataset: annotation loading, sample preparation and evaluation shared by the
+recognition datasets (MMAction2's ``BaseDataset`` contract)."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import warnings
+from abc import ABCMeta, abstractmethod
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from actionlab.data.transforms import Compose
+from actionlab.evaluation import mean_class_accuracy, top_k_accuracy
+
+METRICS = ('top_k_accuracy', 'mean_class_accuracy')
+MODALITIES = ('RGB', 'Flow', 'Audio')
+
+
+class BaseDataset(Dataset, metaclass=ABCMeta):
+    """A list of samples (``video_infos``) run through a transform ``pipeline``.
+
+    Subclasses implement :meth:`load_annotations`. ``dataset[i]`` deep-copies
+    ``video_infos[i]``, adds ``modality`` and ``start_index`` (the index of the first
+    frame: 0 for decoded videos, 1 for frame folders) and, for ``multi_class``, turns
+    the label list into a one-hot float tensor of ``num_classes``; then runs the pipeline.
+    ``sample_by_class`` groups samples by label and sets ``class_prob`` proportional to
+    ``class_frequency ** power`` (for class-balanced samplers).
+    """
+
+    def __init__(self, ann_file: str | os.PathLike, pipeline: Sequence,
+                 data_prefix: str | os.PathLike | None = None, test_mode: bool = False,
+                 multi_class: bool = False, num_classes: int | None = None,
+                 start_index: int = 1, modality: str = 'RGB', sample_by_class: bool = False,
+                 power: float = 0., dynamic_length: bool = False):
+        name = type(self).__name__
+        if multi_class and num_classes is None:
+            raise ValueError(f'{name}: multi_class=True needs num_classes')
+        if multi_class and sample_by_class:
+            raise ValueError(f'{name}: sample_by_class does not apply to multi_class datasets')
+        if modality not in MODALITIES:
+            raise ValueError(f'{name}: modality must be one of {", ".join(MODALITIES)}, '
+                             f'got {modality!r}')
+        self.ann_file = str(ann_file)
+        if data_prefix is not None:
+            data_prefix = str(data_prefix)
+            if os.path.isdir(data_prefix):
+                data_prefix = os.path.realpath(data_prefix)
+        self.data_prefix = data_prefix
+        self.test_mode = test_mode
+        self.multi_class = multi_class
+        self.num_classes = num_classes
+        self.start_index = start_index
+        self.modality = modality
+        self.sample_by_class = sample_by_class
+        self.power = power
+        self.dynamic_length = dynamic_length
+        self.pipeline = Compose(pipeline)
+        self.video_infos: list[dict] = self.load_annotations()
+        if sample_by_class:
+            self.video_infos_by_class = self.parse_by_class()
+            freq = np.array([len(v) / len(self.video_infos)
+                             for v in self.video_infos_by_class.values()]) ** power
+            self.class_prob = dict(zip(self.video_infos_by_class, (freq / freq.sum()).tolist()))
+
+    @abstractmethod
+    def load_annotations(self) -> list[dict]:
+        """Read ``ann_file`` into a list of sample dicts."""
+
+    # -- annotation parsing helpers -------------------------------------------------------
+
+    def _join_prefix(self, path: str) -> str:
+        return path if self.data_prefix is None else os.path.join(self.data_prefix, path)
+
+    def _annotation_lines(self) -> list[tuple[int, str, list[str]]]:
+        """(line number, line, tokens) of every non-blank line of the text ``ann_file``."""
+        path = Path(self.ann_file)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f'annotation file not found: {path}') from None
+        lines = [(n, line.strip(), line.split()) for n, line in enumerate(text.splitlines(), 1)
+                 if line.strip()]
+        if not lines:
+            raise ValueError(f'annotation file {path} is empty')
+        return lines
+
+    def _labels(self, tokens: Sequence, where: str) -> int | list[int]:
+        """Integer labels from ``tokens``: one int, or a list for ``multi_class``."""
+        if not tokens:
+            raise ValueError(f'{where}: no label')
+        labels = []
+        for tok in tokens:
+            try:
+                labels.append(int(tok) if isinstance(tok, str) else _as_int(tok))
+            except (ValueError, TypeError):
+                raise ValueError(f'{where}: label {tok!r} is not an integer') from None
+        if self.num_classes is not None:
+            bad = [lab for lab in labels if lab >= self.num_classes]
+            if bad:
+                raise ValueError(f'{where}: label {bad[0]} is out of range for '
+                                 f'num_classes={self.num_classes}')
+        if self.multi_class:
+            return labels
+        if len(labels) != 1:
+            raise ValueError(f'{where}: {len(labels)} labels but multi_class=False; set '
+                             'multi_class=True and num_classes for multi-label annotations')
+        return labels[0]
+
+    def check_num_classes(self, num_classes: int) -> None:
+        """Raise ValueError naming the annotation file and the sample if any label does
+        not fit a classifier of ``num_classes`` classes (done before training starts, so
+        a bad label never surfaces as an index error inside the loss)."""
+        for info in self.video_infos:
+            label = info.get('label')
+            labels = label if isinstance(label, (list, tuple)) else [label]
+            for lab in labels:
+                if lab is not None and not 0 <= int(lab) < num_classes:
+                    sample = info.get('filename') or info.get('frame_dir')
+                    raise ValueError(f'{self.ann_file}: label {lab} of {sample} is out of range '
+                                     f'for a model with num_classes={num_classes}')
+
+    def load_json_annotations(self) -> list[dict]:
+        """Read a ``.json`` list of sample dicts with ``filename`` or ``frame_dir`` and a
+        ``label`` list (plus ``total_frames`` etc. as the dataset needs)."""
+        path = Path(self.ann_file)
+        try:
+            infos = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f'annotation file not found: {path}') from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f'annotation file {path} is not valid JSON: {e}') from None
+        if not isinstance(infos, list):
+            raise ValueError(f'annotation file {path} must hold a list of samples, '
+                             f'got {type(infos).__name__}')
+        if not infos:
+            raise ValueError(f'annotation file {path} is empty')
+        for i, info in enumerate(infos):
+            where = f'{path}: sample {i}'
+            if not isinstance(info, dict) or not ({'filename', 'frame_dir'} & info.keys()):
+                raise ValueError(f'{where}: expected a dict with "filename" or "frame_dir", '
+                                 f'got {info!r}')
+            key = 'frame_dir' if 'frame_dir' in info else 'filename'
+            info[key] = self._join_prefix(info[key])
+            if 'label' not in info:
+                raise ValueError(f'{where}: no "label"')
+            label = info['label']
+            info['label'] = self._labels(label if isinstance(label, list) else [label], where)
+        return infos
+
+    def parse_by_class(self) -> dict[int, list[dict]]:
+        """Samples grouped by label."""
+        by_class = defaultdict(list)
+        for info in self.video_infos:
+            by_class[info['label']].append(info)
+        return by_class
+
+    # -- samples -----------------------------------------------------------------------------
+
+    def _prepare(self, idx: int) -> dict:
+        results = copy.deepcopy(self.video_infos[idx])
+        results['modality'] = self.modality
+        results['start_index'] = self.start_index
+        if self.multi_class and isinstance(results['label'], list):
+            onehot = torch.zeros(self.num_classes)
+            onehot[results['label']] = 1.
+            results['label'] = onehot
+        return results
+
+    def prepare_train_frames(self, idx: int) -> dict | None:
+        """The training pipeline's output for sample ``idx``."""
+        return self.pipeline(self._prepare(idx))
+
+    def prepare_test_frames(self, idx: int) -> dict | None:
+        """The test pipeline's output for sample ``idx``."""
+        return self.pipeline(self._prepare(idx))
+
+    def __len__(self) -> int:
+        return len(self.video_infos)
+
+    def __getitem__(self, idx: int) -> dict | None:
+        if self.test_mode:
+            return self.prepare_test_frames(idx)
+        return self.prepare_train_frames(idx)
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, results: list, metrics: str | Sequence[str] = 'top_k_accuracy',
+                 metric_options: dict | None = None, logger: logging.Logger | None = None,
+                 **deprecated_kwargs) -> dict[str, float]:
+        """Score per-sample class scores ``results`` (dataset order; NumPy or torch, each of
+        shape (num_classes,)) against the labels.
+
+        ``metrics``: 'top_k_accuracy' (keys ``top{k}_acc``, k from
+        ``metric_options['top_k_accuracy']['topk']``, default (1, 5)) and/or
+        'mean_class_accuracy'. Old-style ``topk=...`` keyword arguments are accepted with a
+        deprecation warning.
+        """
+        log = logger or logging.getLogger(__name__)
+        metric_options = copy.deepcopy(metric_options if metric_options is not None
+                                       else {'top_k_accuracy': {'topk': (1, 5)}})
+        if deprecated_kwargs:
+            warnings.warn('metric arguments such as topk=... belong in metric_options='
+                          "{'top_k_accuracy': {...}}", DeprecationWarning, stacklevel=2)
+            metric_options['top_k_accuracy'] = dict(metric_options.get('top_k_accuracy', {}),
+                                                    **deprecated_kwargs)
+        if not isinstance(results, list):
+            raise TypeError(f'results must be a list of per-sample scores, '
+                            f'got {type(results).__name__}')
+        if len(results) != len(self):
+            raise ValueError(f'{len(results)} results for a dataset of {len(self)} samples')
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        for metric in metrics:
+            if metric not in METRICS:
+                raise KeyError(f"metric '{metric}' is not supported; allowed: "
+                               f"{', '.join(METRICS)}")
+        scores = np.stack([_as_numpy(r) for r in results])
+        labels = [info['label'] for info in self.video_infos]
+        if any(isinstance(lab, list) for lab in labels):
+            raise ValueError(f'{", ".join(metrics)} need single-label annotations, but '
+                             f'{self.ann_file} is multi-label')
+        eval_results = {}
+        for metric in metrics:
+            if metric == 'top_k_accuracy':
+                topk = metric_options.setdefault('top_k_accuracy', {}).setdefault('topk', (1, 5))
+                topk = (topk,) if isinstance(topk, int) else tuple(topk)
+                for k, acc in zip(topk, top_k_accuracy(scores, labels, topk)):
+                    eval_results[f'top{k}_acc'] = acc
+            else:
+                eval_results['mean_class_accuracy'] = mean_class_accuracy(scores, labels)
+        for name, value in eval_results.items():
+            log.info('%s: %.4f', name, value)
+        return eval_results
+
+
+def _as_int(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or int(value) != value:
+        raise ValueError(value)
+    return int(value)
+
+
+def _as_numpy(score) -> np.ndarray:
+    if isinstance(score, torch.Tensor):
+        score = score.detach().cpu().numpy()
+    return np.asarray(score).reshape(-1)

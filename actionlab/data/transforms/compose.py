@@ -1,0 +1,45 @@
+"""Compose: a pipeline of transforms applied in order."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from .base import TRANSFORMS
+
+
+class Compose:
+    """Apply ``transforms`` (config dicts built through ``TRANSFORMS``, or callables) in order.
+
+    A transform returning ``None`` stops the pipeline, which then returns ``None``. An
+    error raised inside a step is annotated with the step and the sample it was processing.
+    """
+
+    def __init__(self, transforms: Sequence[Mapping | Callable]):
+        if isinstance(transforms, (Mapping, str)) or not isinstance(transforms, Sequence):
+            raise TypeError(f'pipeline must be a list of transforms, '
+                            f'got {type(transforms).__name__}')
+        self.transforms: list[Callable] = []
+        for i, step in enumerate(transforms):
+            if isinstance(step, Mapping):
+                step = TRANSFORMS.build(step)
+            elif not callable(step):
+                raise TypeError(f'pipeline step {i} must be a dict or a callable, '
+                                f'got {type(step).__name__}: {step!r}')
+            self.transforms.append(step)
+
+    def __call__(self, results: dict) -> dict | None:
+        for step in self.transforms:
+            try:
+                results = step(results)
+            except Exception as e:
+                if hasattr(e, 'add_note'):  # Python >= 3.11
+                    sample = results.get('filename', results.get('frame_dir', '?')) \
+                        if isinstance(results, dict) else '?'
+                    e.add_note(f'(in pipeline step {step!r} while processing {sample})')
+                raise
+            if results is None:
+                return None
+        return results
+
+    def __repr__(self) -> str:
+        lines = ''.join(f'\n    {step!r}' for step in self.transforms)
+        return f'{type(self).__name__}({lines}\n)'
