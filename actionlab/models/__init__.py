@@ -3,7 +3,7 @@
 Importing this package registers every model part in :data:`MODELS`, so
 ``build_model(dict(type='Recognizer2D', ...))`` works from a config dict.
 """
-from . import backbones, heads, losses, ops, recognizers  # noqa: F401  (registers the parts)
+from . import backbones, heads, losses, necks, ops, recognizers  # noqa: F401  (registers the parts)
 from .backbones import ResNet, ResNet3d, ResNetTSM
 from .builder import MODELS, build_backbone, build_head, build_loss, build_model, build_neck, build_recognizer
 from .heads import AudioTSNHead, BaseHead, I3DHead, TSMHead, TSNHead

@@ -351,7 +351,10 @@ def _fit_weight(weight: torch.Tensor, target: torch.Tensor, inflate: bool) -> to
     * input channels 3 -> C (RGB checkpoint, flow/audio model): mean over the 3 input
       channels, repeated C times;
     * (O, I, kh, kw) -> (O, I, T, kh, kw) when ``inflate``: the 2D kernel repeated T
-      times along time and divided by T, so a static clip gives the 2D response.
+      times along time and divided by T, so a static clip gives the 2D response;
+    * more input channels than the checkpoint's (a SlowFast pathway whose convs also take
+      the lateral connections): zero weights for the extra channels, so the lateral
+      input starts with no effect, as MMAction2 inflates them.
     """
     if weight.dim() == 4 and target.dim() == 5 and inflate:
         weight = weight.unsqueeze(2).expand(-1, -1, target.shape[2], -1, -1) / target.shape[2]
@@ -359,6 +362,9 @@ def _fit_weight(weight: torch.Tensor, target: torch.Tensor, inflate: bool) -> to
         return None
     if weight.shape[1] != target.shape[1] and weight.shape[1] == 3:
         weight = weight.mean(dim=1, keepdim=True).expand(-1, target.shape[1], *weight.shape[2:])
+    elif weight.shape[1] < target.shape[1] and weight.shape[0] == target.shape[0]:
+        extra = weight.new_zeros((weight.shape[0], target.shape[1] - weight.shape[1], *weight.shape[2:]))
+        weight = torch.cat([weight, extra], dim=1)
     return weight if weight.shape == target.shape else None
 
 

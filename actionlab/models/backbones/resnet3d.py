@@ -39,8 +39,9 @@ def _per_block(value: int | Sequence[int], blocks: int, what: str) -> tuple[int,
 
 
 def _per_stage(value: int | Sequence, stages: int) -> tuple:
-    """An int applies to every stage; a sequence gives one entry per stage."""
-    return (value,) * stages if isinstance(value, int) else tuple(value)
+    """An int applies to every stage; a sequence gives one entry per stage. Entries beyond
+    ``stages`` are dropped (MMAction2 does, so its 4-stage defaults serve fewer stages)."""
+    return (value,) * stages if isinstance(value, int) else tuple(value)[:stages]
 
 
 class BasicBlock3d(nn.Module):
@@ -122,15 +123,23 @@ class Bottleneck3d(nn.Module):
         kt2 = 3 if inflate and inflate_style == '3x3x3' else 1
         self.conv1 = ConvModule(inplanes, planes, (kt1, 1, 1), stride=stride1, padding=(kt1 // 2, 0, 0),
                                 bias=False, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.conv2 = ConvModule(planes, planes, (kt2, 3, 3), stride=stride2,
-                                padding=(kt2 // 2, dilation, dilation), dilation=(1, dilation, dilation),
-                                bias=False, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.conv2 = self._make_conv2(planes, (kt2, 3, 3), stride2, (kt2 // 2, dilation, dilation),
+                                      (1, dilation, dilation), conv_cfg, norm_cfg, act_cfg)
         self.conv3 = ConvModule(planes, planes * self.expansion, 1, bias=False, conv_cfg=conv_cfg,
                                 norm_cfg=norm_cfg, act_cfg=None)
         self.downsample = downsample
         self.relu = build_activation_layer(act_cfg)
         if non_local:
             self.non_local_block = NonLocal3d(planes * self.expansion, **non_local_cfg)
+
+    @staticmethod
+    def _make_conv2(planes: int, kernel_size: tuple[int, int, int], stride: tuple[int, int, int],
+                    padding: tuple[int, int, int], dilation: tuple[int, int, int],
+                    conv_cfg: Mapping, norm_cfg: Mapping, act_cfg: Mapping) -> nn.Module:
+        """The middle conv of the bottleneck (subclasses factorise it differently)."""
+        return ConvModule(planes, planes, kernel_size, stride=stride, padding=padding,
+                          dilation=dilation, bias=False, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                          act_cfg=act_cfg)
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -141,6 +150,18 @@ class Bottleneck3d(nn.Module):
         if self.non_local:
             out = self.non_local_block(out)
         return out
+
+
+def init_resnet3d_weights(module: nn.Module, zero_init_residual: bool) -> None:
+    """:func:`init_resnet_weights`, then (with ``zero_init_residual``) the last norm of
+    every residual branch at zero, so each block starts as the identity."""
+    init_resnet_weights(module)
+    if zero_init_residual:
+        for m in module.modules():
+            if isinstance(m, Bottleneck3d):
+                constant_init(m.conv3.norm, 0)
+            elif isinstance(m, BasicBlock3d):
+                constant_init(m.conv2.norm, 0)
 
 
 @MODELS.register_module()
@@ -221,7 +242,7 @@ class ResNet3d(StageFreezingMixin):
         self.stage_inflations = _per_stage(inflate, num_stages)
         self.non_local_stages = _per_stage(non_local, num_stages)
         if len(self.stage_inflations) != num_stages or len(self.non_local_stages) != num_stages:
-            raise ValueError(f'ResNet3d inflate and non_local need one entry per stage '
+            raise ValueError(f'ResNet3d inflate and non_local need an entry per stage '
                              f'(num_stages={num_stages})')
 
         self.depth = depth
@@ -315,13 +336,7 @@ class ResNet3d(StageFreezingMixin):
         kernels when ``pretrained2d``."""
         if pretrained:
             self.pretrained = pretrained
-        init_resnet_weights(self)
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, Bottleneck3d):
-                    constant_init(m.conv3.norm, 0)
-                elif isinstance(m, BasicBlock3d):
-                    constant_init(m.conv2.norm, 0)
+        init_resnet3d_weights(self, self.zero_init_residual)
         if self.pretrained is not None:
             load_pretrained_weights(self, self.pretrained, inflate=self.pretrained2d)
 
@@ -338,3 +353,80 @@ class ResNet3d(StageFreezingMixin):
             if i in self.out_indices:
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+@MODELS.register_module()
+class ResNet3dLayer(StageFreezingMixin):
+    """One stage of :class:`ResNet3d` on its own, e.g. ``layer4`` as the shared RoI head of
+    a spatio-temporal detector. Its child is named ``layer{stage + 1}`` like in the
+    full network, so the weights of a full 2D/3D ResNet checkpoint load into it.
+
+    Args:
+        depth, pretrained, pretrained2d, base_channels, style, inflate_style, conv_cfg,
+        norm_cfg, act_cfg, norm_eval, with_cp, zero_init_residual, non_local,
+        non_local_cfg: as for :class:`ResNet3d` (``inflate``/``non_local`` of this stage).
+        stage: which stage, 0-3.
+        spatial_stride, temporal_stride, dilation: of this stage.
+        all_frozen: keep the whole stage frozen (eval mode, no gradients).
+        inflate: an int or per-block 0/1 flags for temporal kernels.
+    """
+
+    def __init__(self, depth: int, pretrained: str | os.PathLike | None, pretrained2d: bool = True,
+                 stage: int = 3, base_channels: int = 64, spatial_stride: int = 2,
+                 temporal_stride: int = 1, dilation: int = 1, style: str = 'pytorch',
+                 all_frozen: bool = False, inflate: int | Sequence[int] = 1,
+                 inflate_style: str = '3x1x1', conv_cfg: Mapping = dict(type='Conv3d'),
+                 norm_cfg: Mapping = dict(type='BN3d', requires_grad=True),
+                 act_cfg: Mapping = dict(type='ReLU', inplace=True), norm_eval: bool = False,
+                 with_cp: bool = False, zero_init_residual: bool = True,
+                 non_local: int | Sequence[int] = 0, non_local_cfg: Mapping = dict()):
+        super().__init__()
+        if depth not in ResNet3d.arch_settings:
+            raise KeyError(f'invalid depth {depth} for ResNet3dLayer, '
+                           f'choose from {sorted(ResNet3d.arch_settings)}')
+        if not 0 <= stage <= 3:
+            raise ValueError(f'ResNet3dLayer stage must be 0..3, got {stage}')
+        _check_pretrained(pretrained, type(self).__name__)
+        self.depth = depth
+        self.pretrained = pretrained
+        self.pretrained2d = pretrained2d
+        self.stage = stage
+        self.base_channels = base_channels
+        self.spatial_stride = spatial_stride
+        self.temporal_stride = temporal_stride
+        self.dilation = dilation
+        self.style = style
+        self.all_frozen = all_frozen
+        self.stage_inflation = inflate
+        self.inflate_style = inflate_style
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.act_cfg = act_cfg
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.zero_init_residual = zero_init_residual
+
+        block, stage_blocks = ResNet3d.arch_settings[depth]
+        planes = base_channels * 2**stage
+        # the input is what the previous stage (or, for stage 0, the stem) puts out
+        inplanes = base_channels if stage == 0 else base_channels * 2**(stage - 1) * block.expansion
+        self.layer_name = f'layer{stage + 1}'
+        self.add_module(self.layer_name, ResNet3d.make_res_layer(
+            block, inplanes, planes, stage_blocks[stage], spatial_stride=spatial_stride,
+            temporal_stride=temporal_stride, dilation=dilation, style=style, inflate=inflate,
+            inflate_style=inflate_style, non_local=non_local, non_local_cfg=non_local_cfg,
+            norm_cfg=norm_cfg, act_cfg=act_cfg, conv_cfg=conv_cfg, with_cp=with_cp))
+        self.feat_dim = planes * block.expansion
+
+    init_weights = ResNet3d.init_weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, H, W) -> the stage's output."""
+        return getattr(self, self.layer_name)(x)
+
+    def _freeze_stages(self) -> None:
+        if self.all_frozen:
+            layer = getattr(self, self.layer_name)
+            layer.eval()
+            for param in layer.parameters():
+                param.requires_grad = False

@@ -26,11 +26,19 @@ class AudioRecognizer(BaseRecognizer):
 
     def forward_train(self, audios: torch.Tensor, labels: torch.Tensor,
                       **kwargs: Any) -> dict[str, torch.Tensor]:
-        """Losses and top-k accuracies of a batch (N, clips, 1, T, F)."""
+        """Losses and top-k accuracies of a batch (N, clips, 1, T, F).
+
+        Each clip is scored on its own; with several clips per sample every clip
+        is trained on the sample's label.
+        """
         if not self.with_cls_head:
             raise RuntimeError('AudioRecognizer.forward_train needs a cls_head')
+        clips = audios.shape[1]
         cls_score = self.cls_head(self.extract_feat(audios.reshape((-1,) + audios.shape[2:])))
-        return self.cls_head.loss(cls_score, _hard_labels_flat(labels), **kwargs)
+        labels = _hard_labels_flat(labels)
+        if clips > 1:
+            labels = labels.repeat_interleave(clips, dim=0)
+        return self.cls_head.loss(cls_score, labels, **kwargs)
 
     def _do_test(self, audios: torch.Tensor) -> torch.Tensor:
         batches, num_segs = audios.shape[:2]

@@ -22,6 +22,7 @@ from torch import nn
 from actionlab.registry import BuildError
 
 from ..builder import MODELS
+from .blending import BLENDINGS
 
 
 def parse_losses(losses: Mapping[str, torch.Tensor | list[torch.Tensor]]
@@ -70,10 +71,13 @@ class BaseRecognizer(nn.Module, metaclass=ABCMeta):
         cls_head: head config, or None (features only).
         neck: neck config, or None.
         train_cfg: training options; ``aux_info`` lists extra batch keys handed to the
-            loss by :meth:`train_step`.
+            loss by :meth:`train_step`; ``blending`` is a :data:`BLENDINGS` config
+            (``MixupBlending``/``CutmixBlending``) applied to every training batch.
         test_cfg: test options: ``average_clips`` ('score', 'prob' or None; required
             by :meth:`forward_test`), ``max_testing_views`` (3D: views per backbone
-            pass), ``feature_extraction`` (return pooled features instead of scores).
+            pass), ``feature_extraction`` (return pooled features instead of scores),
+            ``fcn_test`` and ``num_segs`` (2D: fully-convolutional testing, see
+            :class:`Recognizer2D`).
     """
 
     #: the data batch key holding the model input
@@ -97,9 +101,7 @@ class BaseRecognizer(nn.Module, metaclass=ABCMeta):
 
         train_cfg = train_cfg or {}
         test_cfg = test_cfg or {}
-        if 'blending' in train_cfg:
-            raise BuildError('train_cfg.blending (mixup/cutmix) is not supported by ActionLab '
-                             'recognizers yet')
+        self.blending = BLENDINGS.build(train_cfg['blending']) if train_cfg.get('blending') else None
         self.aux_info = list(train_cfg.get('aux_info', []))
         self.max_testing_views = test_cfg.get('max_testing_views')
         if self.max_testing_views is not None and (
@@ -158,7 +160,8 @@ class BaseRecognizer(nn.Module, metaclass=ABCMeta):
         """Training (``return_loss``): losses and metrics; otherwise class scores.
 
         Extra keyword arguments (``img_metas`` and the like) are ignored, except the
-        ``train_cfg.aux_info`` keys, which reach the loss.
+        ``train_cfg.aux_info`` keys, which reach the loss. In training the batch is
+        first blended when ``train_cfg.blending`` is set.
         """
         if kwargs.pop('gradcam', False):
             return self.forward_gradcam(imgs)
@@ -166,6 +169,8 @@ class BaseRecognizer(nn.Module, metaclass=ABCMeta):
             if label is None:
                 raise ValueError(f'{type(self).__name__}: label is required when return_loss=True')
             aux = {key: kwargs[key] for key in self.aux_info if key in kwargs}
+            if self.blending is not None:
+                imgs, label = self.blending(imgs, label)
             return self.forward_train(imgs, label, **aux)
         return self.forward_test(imgs)
 

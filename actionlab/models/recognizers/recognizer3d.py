@@ -63,8 +63,5 @@ class Recognizer3D(BaseRecognizer):
         """Raw head output for FLOPs counting and export: ``(cls_score,)``."""
         if not self.with_cls_head:
             raise RuntimeError('Recognizer3D.forward_dummy needs a cls_head')
-        x = self.extract_feat(imgs.reshape((-1,) + imgs.shape[2:]))
-        if self.with_neck:
-            x, _ = self.neck(x)
-        outs = self.cls_head(x)
+        outs = self.cls_head(self._features(imgs.reshape((-1,) + imgs.shape[2:])))
         return (outs.softmax(dim=1) if softmax else outs,)

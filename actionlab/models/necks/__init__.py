@@ -1,0 +1,4 @@
+"""Necks: fuse backbone features before the head."""
+from .tpn import TPN
+
+__all__ = ['TPN']
