@@ -2,23 +2,33 @@
 from __future__ import annotations
 
 import random
+import sys
+import types
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from actionlab.data.transforms import (
     TRANSFORMS,
     CenterCrop,
+    ColorJitter,
+    Compose,
     Flip,
+    Fuse,
+    Imgaug,
+    MultiGroupCrop,
     MultiScaleCrop,
     Normalize,
+    PytorchVideoTrans,
     RandomCrop,
     RandomRescale,
     RandomResizedCrop,
     Resize,
     TenCrop,
     ThreeCrop,
+    TorchvisionTrans,
 )
 
 
@@ -67,8 +77,6 @@ def test_resize_argument_errors():
         Resize((-1, 256), keep_ratio=False)
     with pytest.raises(ValueError, match='interpolation must be one of'):
         Resize((32, 32), interpolation='fancy')
-    with pytest.raises(NotImplementedError, match='Fuse'):
-        Resize((32, 32), lazy=True)
 
 
 def test_random_rescale_short_edge():
@@ -233,3 +241,209 @@ def test_transforms_build_from_configs_with_lists():
     step = TRANSFORMS.build(dict(type='MultiScaleCrop', input_size=[32, 24], scales=[1, 0.875]))
     assert step.input_size == (32, 24) and step.scales == (1, 0.875)
     assert repr(step).startswith('MultiScaleCrop(input_size=(32, 24), scales=(1, 0.875)')
+
+
+def test_lazy_crops_then_fuse_equal_eager_crops():
+    imgs = clip(n=2)
+    steps = [dict(type='RandomCrop', size=40), dict(type='CenterCrop', crop_size=[24, 16]),
+             dict(type='MultiScaleCrop', input_size=16, scales=(1, 0.875), random_crop=True)]
+    np.random.seed(4)
+    random.seed(4)
+    eager = Compose(steps)(results_of(imgs))
+    np.random.seed(4)
+    random.seed(4)
+    lazy = Compose([dict(s, lazy=True) for s in steps])(results_of(imgs))
+    assert lazy['imgs'] is imgs and lazy['img_shape'] == eager['img_shape']
+    assert np.array_equal(lazy['crop_quadruple'], eager['crop_quadruple'])
+    x1, y1, x2, y2 = lazy['lazy']['crop_bbox']
+    fused = Fuse()(lazy)
+    assert 'lazy' not in fused and np.array_equal(fused['imgs'], eager['imgs'])
+    assert (x2 - x1, y2 - y1) == eager['img_shape'][::-1]
+
+
+def test_lazy_resize_crop_resize_flip_fuse_in_one_pass():
+    imgs = clip(n=2)  # 48 x 64
+    res = Compose([dict(type='Resize', scale=(-1, 24), lazy=True),       # -> 32 x 24
+                   dict(type='CenterCrop', crop_size=16, lazy=True),     # box 8, 4, 24, 20
+                   dict(type='Resize', scale=(8, 8), keep_ratio=False, lazy=True,
+                        interpolation='area'),
+                   dict(type='Flip', flip_ratio=1.0, lazy=True)])(results_of(imgs))
+    assert res['img_shape'] == (8, 8) and res['flip'] and res['imgs'] is imgs
+    assert np.allclose(res['scale_factor'], [0.25, 0.25])
+    assert res['lazy']['crop_bbox'].tolist() == [16, 8, 48, 40]  # in original pixels
+    out = Fuse()(res)['imgs']
+    for i in range(2):
+        expected = cv2.resize(imgs[i, 8:40, 16:48], (8, 8), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(out[i], expected[:, ::-1])
+
+
+def test_lazy_flip_of_flow_inverts_x_in_fuse():
+    flow = np.random.default_rng(1).integers(0, 256, size=(2, 8, 8), dtype=np.uint8)
+    out = Fuse()(Flip(flip_ratio=1.0, lazy=True)(dict(imgs=flow, modality='Flow')))['imgs']
+    assert np.array_equal(out[0], 255 - flow[0, :, ::-1])
+    assert np.array_equal(out[1], flow[1, :, ::-1])
+
+
+def test_lazy_mode_errors():
+    res = RandomCrop(16, lazy=True)(results_of(clip()))
+    with pytest.raises(ValueError, match='pending lazy operations; put Fuse'):
+        Resize((8, 8), keep_ratio=False)(res)
+    with pytest.raises(ValueError, match='pending lazy operations'):
+        ThreeCrop(16)(res)
+    flipped = Flip(1.0, lazy=True)(res)
+    with pytest.raises(ValueError, match='after a lazy Flip'):
+        CenterCrop(8, lazy=True)(flipped)
+    with pytest.raises(ValueError, match='cannot move "keypoint"'):
+        Resize(0.5, lazy=True)(results_of(clip(), keypoint=np.zeros((1, 3, 2, 2))))
+    with pytest.raises(ValueError, match='no lazy operations'):
+        Fuse()(results_of(clip()))
+
+
+def test_multi_group_crop_boxes():
+    imgs = clip(n=2)
+    random.seed(3)
+    out = MultiGroupCrop(crop_size=(20, 10), groups=3)(results_of(imgs))
+    random.seed(3)
+    corners = [(random.randint(0, 44), random.randint(0, 38)) for _ in range(3)]
+    assert out['imgs'].shape == (6, 10, 20, 3) and out['img_shape'] == (10, 20)
+    for g, (x, y) in enumerate(corners):
+        assert np.array_equal(out['imgs'][2 * g:2 * g + 2], imgs[:, y:y + 10, x:x + 20])
+        assert out['crop_bbox'][2 * g].tolist() == [x, y, x + 20, y + 10]
+    with pytest.raises(ValueError, match='groups must be a positive int'):
+        MultiGroupCrop(8, groups=0)
+    with pytest.raises(ValueError, match='exceeds frames'):
+        MultiGroupCrop(100, groups=1)(results_of(imgs))
+
+
+def _gray(img):
+    return 0.2989 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]
+
+
+def test_color_jitter_adjustments_match_their_definitions():
+    imgs = clip(n=2, h=6, w=5)
+    f = imgs.astype(np.float32)
+    out = ColorJitter(brightness=(1.2, 1.2), contrast=0, saturation=0, hue=0)(results_of(imgs))
+    assert out['imgs'].dtype == np.uint8
+    assert np.array_equal(out['imgs'], np.clip(f * 1.2, 0, 255).astype(np.uint8))
+    out = ColorJitter(brightness=0, contrast=(0.5, 0.5), saturation=0, hue=0)(results_of(imgs))
+    means = [_gray(frame).mean() for frame in f]  # each frame blends with its own grey level
+    expected = np.stack([0.5 * frame + 0.5 * m for frame, m in zip(f, means)])
+    assert np.abs(out['imgs'].astype(int) - expected.astype(np.uint8)).max() <= 1
+    out = ColorJitter(brightness=0, contrast=0, saturation=(0., 0.), hue=0)(results_of(imgs))
+    expected = np.repeat(_gray(f)[..., None], 3, axis=-1).astype(np.uint8)
+    assert np.abs(out['imgs'].astype(int) - expected).max() <= 1
+    out = ColorJitter(brightness=0, contrast=0, saturation=0, hue=(0.1, 0.1))(results_of(imgs))
+    hsv = cv2.cvtColor(imgs[1], cv2.COLOR_RGB2HSV).astype(int)
+    hsv[..., 0] = (hsv[..., 0] + 25) % 180  # int(0.1 * 255)
+    assert np.array_equal(out['imgs'][1], cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB))
+
+
+def test_color_jitter_order_and_draws_are_seeded():
+    np.random.seed(0)
+    jitter = ColorJitter()
+    np.random.seed(0)
+    assert jitter.fn_idx.tolist() == np.random.permutation(4).tolist()
+    assert jitter.brightness == (0.5, 1.5) and jitter.hue == (-0.1, 0.1)
+    np.random.seed(1)
+    first = jitter(results_of(clip()))['imgs']
+    np.random.seed(1)
+    assert np.array_equal(first, jitter(results_of(clip()))['imgs'])
+    with pytest.raises(ValueError, match='brightness must give a range within'):
+        ColorJitter(brightness=1.5)
+    assert repr(jitter).startswith('ColorJitter(brightness=(0.5, 1.5), contrast=(0.5, 1.5)')
+
+
+def test_optional_library_transforms_name_the_missing_package():
+    with pytest.raises(ImportError, match="Imgaug needs the 'imgaug' package.*NumPy 2"):
+        Imgaug('default')
+    with pytest.raises(ImportError, match="TorchvisionTrans needs the 'torchvision' package"):
+        TorchvisionTrans('RandomErasing')
+    with pytest.raises(ImportError, match="PytorchVideoTrans needs the 'pytorchvideo' package"):
+        PytorchVideoTrans('AugMix')
+    with pytest.raises(ValueError, match='type must be one of AugMix'):
+        PytorchVideoTrans('Blur')
+    with pytest.raises(ImportError, match="PytorchVideoTrans needs the 'pytorchvideo' package"):
+        Compose([dict(type='pytorchvideo.RandAugment', magnitude=7)])
+
+
+@pytest.fixture
+def fake_imgaug(monkeypatch):
+    """A stand-in imgaug: Invert, and AddRandom whose deterministic copy adds one draw."""
+    iaa = types.ModuleType('imgaug.augmenters')
+
+    class Augmenter:
+        def to_deterministic(self):
+            return self
+
+    class Sequential(Augmenter):
+        def __init__(self, children):
+            self.children = children
+
+        def to_deterministic(self):
+            return Sequential([c.to_deterministic() for c in self.children])
+
+        def augment_image(self, img):
+            for child in self.children:
+                img = child.augment_image(img)
+            return img
+
+    class Invert(Augmenter):
+        def augment_image(self, img):
+            return 255 - img
+
+    class AddRandom(Augmenter):
+        def __init__(self, value=None):
+            self.value = value
+
+        def to_deterministic(self):
+            return AddRandom(np.random.randint(1, 50))
+
+        def augment_image(self, img):
+            return img + np.uint8(self.value)
+
+    iaa.Augmenter, iaa.Sequential, iaa.Invert = Augmenter, Sequential, Invert
+    iaa.pillike = types.SimpleNamespace(AddRandom=AddRandom)
+    package = types.ModuleType('imgaug')
+    package.augmenters = iaa
+    monkeypatch.setitem(sys.modules, 'imgaug', package)
+    monkeypatch.setitem(sys.modules, 'imgaug.augmenters', iaa)
+    return iaa
+
+
+def test_imgaug_applies_one_deterministic_augmenter_to_all_frames(fake_imgaug):
+    imgs = clip(n=3) // 2
+    out = Imgaug([dict(type='Invert'), dict(type='AddRandom')])(results_of(imgs))['imgs']
+    added = out[0] - (255 - imgs[0])
+    assert len(np.unique(added)) == 1 and 1 <= added.flat[0] < 50
+    assert np.array_equal(out, 255 - imgs + added.flat[0])
+    assert len(Imgaug.default_transforms()[0]['children']) == 15
+    with pytest.raises(ValueError, match="no augmenter named 'Blur'"):
+        Imgaug([dict(type='Blur')])
+    with pytest.raises(ValueError, match='only supports RGB'):
+        Imgaug([dict(type='Invert')])(dict(imgs=imgs[..., 0], modality='Flow'))
+
+
+def test_torchvision_trans_round_trips_the_clip(monkeypatch):
+    module = types.ModuleType('torchvision.transforms')
+
+    class Brighten:
+        def __init__(self, amount):
+            self.amount = amount
+
+        def __call__(self, frames):
+            assert frames.dtype == torch.uint8 and frames.shape[1] == 3  # (N, C, H, W)
+            return frames.float() + self.amount
+
+    module.Brighten = Brighten
+    monkeypatch.setitem(sys.modules, 'torchvision', types.ModuleType('torchvision'))
+    monkeypatch.setitem(sys.modules, 'torchvision.transforms', module)
+    imgs = clip(n=2)
+    # configs cannot repeat the key "type": they prefix the torchvision class name
+    trans = Compose([dict(type='torchvision.Brighten', amount=100)]).transforms[0]
+    assert isinstance(trans, TorchvisionTrans)
+    out = trans(results_of(imgs))['imgs']
+    assert out.dtype == np.uint8 and out.shape == imgs.shape
+    assert np.array_equal(out, np.clip(imgs.astype(int) + 100, 0, 255))
+    assert repr(trans) == "TorchvisionTrans(type='Brighten', **{'amount': 100})"
+    with pytest.raises(ValueError, match="has no 'Blur'"):
+        TorchvisionTrans('Blur')

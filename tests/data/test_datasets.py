@@ -3,6 +3,7 @@ errors and evaluate."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -156,7 +157,7 @@ def test_evaluate_accuracy_metrics(tmp_path):
     with pytest.warns(DeprecationWarning):
         assert dataset.evaluate(scores, topk=3) == {'top3_acc': 1.0}
     with pytest.raises(KeyError, match="'mAP' is not supported; allowed: top_k_accuracy, "
-                                       "mean_class_accuracy"):
+                                       "mean_class_accuracy, mean_average_precision"):
         dataset.evaluate(scores, metrics='mAP')
     with pytest.raises(ValueError, match='3 results for a dataset of 4'):
         dataset.evaluate(scores[:3])
@@ -182,3 +183,63 @@ def test_wrappers(tmp_path):
     assert isinstance(concat, ConcatDataset) and len(concat) == 4
     assert all(d.test_mode for d in concat.datasets)
     assert 'RawframeDataset' in DATASETS
+
+
+def test_evaluate_multi_label_average_precision(tmp_path):
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('a 0\nb 0 1\nc 1\n')
+    dataset = VideoDataset(ann, [], multi_class=True, num_classes=2)
+    scores = [np.array([.9, .2]), np.array([.4, .6]), np.array([.5, .1])]
+    out = dataset.evaluate(scores, metrics=['mean_average_precision',
+                                            'mmit_mean_average_precision'])
+    # class 0 ranks a (+), c (-), b (+): AP = (1 + 2/3) / 2; class 1 ranks b (+), a, c (+):
+    # AP = (1 + 2/3) / 2. Per sample: a ranks 0 first (AP 1), b ranks 1, 0 (AP 1),
+    # c ranks 0, 1 (AP 1/2)
+    assert out['mean_average_precision'] == pytest.approx(5 / 6)
+    assert out['mmit_mean_average_precision'] == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match='top_k_accuracy need single-label annotations'):
+        dataset.evaluate(scores)
+
+
+def test_skip_invalid_replaces_unreadable_samples(tmp_path, synthetic_video, caplog):
+    (tmp_path / 'a.mp4').write_bytes(synthetic_video.path.read_bytes())
+    (tmp_path / 'c.mp4').write_bytes(synthetic_video.path.read_bytes())
+    (tmp_path / 'b.mp4').write_bytes(b'not a video')
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('a.mp4 0\nb.mp4 1\nmissing.mp4 2\nc.mp4 3\n')
+    pipeline = [dict(type='PyAVInit')]
+    strict = VideoDataset(ann, pipeline, data_prefix=tmp_path)
+    with pytest.raises(OSError, match='b.mp4') as info:
+        strict[1]
+    if sys.version_info >= (3, 11):  # exception notes
+        assert any('sample 1 of VideoDataset' in note for note in info.value.__notes__)
+    lenient = VideoDataset(ann, pipeline, data_prefix=tmp_path, skip_invalid=True)
+    with caplog.at_level('WARNING'):
+        assert lenient[1]['label'] == 3  # b is corrupt and missing.mp4 absent: c replaces them
+        assert lenient[2]['label'] == 3
+        assert lenient[1]['label'] == 3
+    assert lenient[0]['label'] == 0
+    warnings = [r.getMessage() for r in caplog.records if 'skip_invalid' in r.getMessage()]
+    assert len(warnings) == 2  # each bad file once
+    assert 'b.mp4' in warnings[0] and 'missing.mp4' in warnings[1]
+    ann.write_text('missing.mp4 0\n')
+    with pytest.raises(RuntimeError, match='no sample can be read'):
+        VideoDataset(ann, pipeline, skip_invalid=True)[0]
+
+
+@pytest.mark.parametrize('suffix', ['.json', '.yaml', '.pkl'])
+def test_dump_results(tmp_path, suffix):
+    import pickle
+
+    import yaml
+    results = [np.array([0.25, 0.75], np.float32), torch.tensor([1., 0.])]
+    out = tmp_path / f'results{suffix}'
+    VideoDataset.dump_results(results, out)
+    if suffix == '.pkl':
+        loaded = pickle.loads(out.read_bytes())
+        assert np.array_equal(loaded[0], results[0]) and loaded[1].tolist() == [1., 0.]
+    else:
+        loaded = (json.loads if suffix == '.json' else yaml.safe_load)(out.read_text())
+        assert loaded == [[0.25, 0.75], [1.0, 0.0]]
+    with pytest.raises(ValueError, match='use a .json, .yaml'):
+        VideoDataset.dump_results(results, tmp_path / 'r.txt')

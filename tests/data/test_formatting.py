@@ -1,11 +1,23 @@
-"""FormatShape layouts, Collect, ToTensor and Compose."""
+"""FormatShape layouts, Collect, tensors, Transpose/Rename, ToDataContainer and Compose."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from actionlab.data.transforms import TRANSFORMS, Collect, Compose, FormatShape, ToTensor
+from actionlab.data.loader import collate
+from actionlab.data.transforms import (
+    TRANSFORMS,
+    Collect,
+    Compose,
+    DataContainer,
+    FormatShape,
+    ImageToTensor,
+    Rename,
+    ToDataContainer,
+    ToTensor,
+    Transpose,
+)
 
 
 def frames(m, h=2, w=3, c=3):
@@ -93,3 +105,40 @@ def test_compose_builds_runs_and_stops_on_none():
     with pytest.raises(Exception, match="'Resise' is not a registered transform type"):
         Compose([dict(type='Resise', scale=(1, 1))])
     assert 'Resize' in TRANSFORMS
+
+
+def test_image_to_tensor_transpose_and_rename():
+    img = frames(1)[0]  # (2, 3, 3)
+    out = ImageToTensor(keys=['img'])(dict(img=img))
+    assert isinstance(out['img'], torch.Tensor) and out['img'].shape == (3, 2, 3)
+    assert out['img'][2, 1, 0].item() == img[1, 0, 2]
+    out = Transpose(keys='a', order=[2, 0, 1])(dict(a=img))
+    assert np.array_equal(out['a'], img.transpose(2, 0, 1))
+    out = Rename({'imgs': 'img', 'missing': 'x'})(dict(imgs=1, label=2))
+    assert out == dict(img=1, label=2)
+    with pytest.raises(KeyError, match="cannot rename 'a' to 'b'"):
+        Rename({'a': 'b'})(dict(a=1, b=2))
+    assert repr(Transpose('a', [1, 0])) == "Transpose(keys=['a'], order=(1, 0))"
+
+
+def test_to_data_container_keeps_per_sample_lists_in_the_batch():
+    pipeline = Compose([
+        dict(type='Collect', keys=['imgs', 'proposals', 'gt_bboxes'], meta_keys=['scores']),
+        dict(type='ToTensor', keys=['imgs', 'proposals', 'gt_bboxes']),
+        dict(type='ToDataContainer', fields=[dict(key=['proposals', 'gt_bboxes'], stack=False)]),
+    ])
+    samples = [pipeline(dict(imgs=np.zeros((3, 4, 4), np.float32),
+                             proposals=np.full((n, 4), n, np.float32),
+                             gt_bboxes=np.ones((2, 4), np.float32), scores=np.ones(n)))
+               for n in (2, 2, 3)]
+    assert isinstance(samples[0]['proposals'], DataContainer)
+    batch = collate(samples)
+    assert batch['imgs'].shape == (3, 3, 4, 4)
+    # equally sized boxes too stay one tensor per sample
+    assert [p.shape for p in batch['proposals']] == [(2, 4), (2, 4), (3, 4)]
+    assert [b.shape for b in batch['gt_bboxes']] == [(2, 4)] * 3
+    assert batch['proposals'][2][0, 0].item() == 3
+    stacked = collate([{'x': DataContainer(torch.ones(2), stack=True)}] * 2)
+    assert stacked['x'].shape == (2, 2)
+    with pytest.raises(KeyError, match='each field needs a "key"'):
+        ToDataContainer(fields=[dict(stack=False)])

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
-from actionlab.data.loader import build_dataloader, collate
+from actionlab.data.datasets import RepeatDataset, VideoDataset
+from actionlab.data.loader import (
+    ClassSpecificDistributedSampler,
+    DistributedSampler,
+    build_dataloader,
+    collate,
+)
 
 
 class RandomDraws(Dataset):
@@ -84,3 +91,65 @@ def test_distributed_sampler_splits_by_rank(tmp_path):
         assert sorted(i for b in loader for i in b['idx']) == list(range(8))
     finally:
         torch.distributed.destroy_process_group()
+
+
+@pytest.fixture
+def unbalanced(tmp_path):
+    """Six samples of class 0 (indices 0-5) and two of class 1 (6, 7), balanced by class."""
+    ann = tmp_path / 'ann.txt'
+    ann.write_text(''.join(f'v{i}.mp4 {int(i >= 6)}\n' for i in range(8)))
+    return lambda **kw: VideoDataset(ann, pipeline=[], sample_by_class=True, power=0., **kw)
+
+
+def test_class_specific_sampler_fixed_length_draws_by_class_weight(unbalanced):
+    dataset = unbalanced()
+    assert dataset.class_prob == {0: 0.5, 1: 0.5}
+    sampler = ClassSpecificDistributedSampler(dataset, num_replicas=1, rank=0,
+                                              dynamic_length=False, seed=5)
+    sampler.set_epoch(2)
+    g = torch.Generator()
+    g.manual_seed(7)  # seed + epoch
+    probs = torch.tensor([0.5 / 6] * 6 + [0.5 / 2] * 2, dtype=torch.float64)
+    assert list(sampler) == torch.multinomial(probs, 8, replacement=True, generator=g).tolist()
+    assert len(sampler) == 8
+    sampler = ClassSpecificDistributedSampler(dataset, 1, 0, dynamic_length=False, seed=0)
+    draws = [i for epoch in range(200) for i in (sampler.set_epoch(epoch) or list(sampler))]
+    share = sum(i >= 6 for i in draws) / len(draws)
+    assert abs(share - 0.5) < 0.05  # class 1 drawn as often as class 0
+
+
+def test_class_specific_sampler_dynamic_length_with_repeat(unbalanced):
+    dataset = RepeatDataset(unbalanced(), times=4)  # weight 0.5 * 4 = 2 copies per class
+    samplers = [ClassSpecificDistributedSampler(dataset, num_replicas=2, rank=r, seed=1)
+                for r in (0, 1)]
+    assert len(samplers[0]) == 8
+    parts = [list(s) for s in samplers]
+    assert Counter(parts[0] + parts[1]) == Counter({i: 2 for i in range(8)})
+    assert parts[0] == list(samplers[0])  # same epoch, same order
+    dataset = unbalanced()  # weight 0.5: half of each class's samples, drawn at random
+    indices = list(ClassSpecificDistributedSampler(dataset, 1, 0, seed=3))
+    assert len(indices) == 4 and sum(i >= 6 for i in indices) == 1
+    assert len(set(indices)) == 4 and all(0 <= i < 8 for i in indices)
+
+
+def test_class_specific_sampler_needs_class_prob():
+    with pytest.raises(ValueError, match='class_prob'):
+        ClassSpecificDistributedSampler(RandomDraws(), 1, 0)
+
+
+def test_distributed_sampler_seed_and_epoch():
+    sampler = DistributedSampler(RandomDraws(), num_replicas=3, rank=1, seed=None)
+    sampler.set_epoch(4)
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(4)).tolist()
+    padded = order + order[:1]  # 9 = 3 ranks x 3
+    assert list(sampler) == padded[1::3]
+
+
+def test_build_dataloader_samples_by_class(unbalanced):
+    loader = build_dataloader(unbalanced(), videos_per_gpu=2, workers_per_gpu=0, seed=0)
+    assert isinstance(loader.sampler, ClassSpecificDistributedSampler)
+    assert not loader.sampler.dynamic_length and len(loader) == 4
+    labels = [lab for batch in loader for lab in batch['label']]
+    assert len(labels) == 8 and set(labels) <= {0, 1}
+    loader = build_dataloader(RandomDraws(), 2, 1, pin_memory=True, persistent_workers=True)
+    assert loader.pin_memory and loader.persistent_workers

@@ -1,10 +1,22 @@
-"""SampleFrames: indices for known totals and seeds, MMAction2's arithmetic."""
+"""Frame-index samplers: indices for known totals and seeds, MMAction2's arithmetic."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from actionlab.data.transforms import SampleFrames
+from actionlab.data.transforms import (
+    TRANSFORMS,
+    BuildPseudoClip,
+    DenseSampleFrames,
+    PaddingWithLoop,
+    SampleAVAFrames,
+    SampleFrames,
+    SampleProposalFrames,
+    UniformSampleFrames,
+    UntrimmedSampleFrames,
+)
 
 
 def sample(total, start_index=0, **kwargs):
@@ -97,3 +109,127 @@ def test_arguments_are_checked():
         SampleFrames(clip_len=1)(dict(total_frames=0, start_index=0, filename='a.mp4'))
     assert repr(SampleFrames(clip_len=2, num_clips=3)).startswith(
         'SampleFrames(clip_len=2, frame_interval=1, num_clips=3, temporal_jitter=False')
+
+
+def test_dense_sample_frames_train_window_and_test_positions():
+    np.random.seed(0)
+    out = DenseSampleFrames(clip_len=2, num_clips=2, sample_range=32)(
+        dict(total_frames=100, start_index=1))
+    np.random.seed(0)
+    start = np.random.randint(0, 68)  # window starts in [0, 1 + 100 - 32 - 1)
+    expected = np.array([start, start + 1, start + 16, start + 17]) + 1  # clips 32 // 2 apart
+    assert np.array_equal(out['frame_inds'], expected)
+    out = DenseSampleFrames(clip_len=1, num_clips=2, sample_range=32, num_sample_positions=3,
+                            test_mode=True)(dict(total_frames=100, start_index=0))
+    # windows at linspace(0, 68, 3) = 0, 34, 68; two clips 16 apart in each
+    assert out['frame_inds'].tolist() == [0, 16, 34, 50, 68, 84]
+    assert out['num_clips'] == 2  # per window, as in MMAction2
+    out = DenseSampleFrames(clip_len=1, num_clips=2)(dict(total_frames=10, start_index=0))
+    assert out['frame_inds'].tolist() == [0, 2]  # short video: window at 0, offsets wrap
+    assert 'sample_range=64, num_sample_positions=10' in repr(DenseSampleFrames(clip_len=1))
+
+
+def test_untrimmed_sample_frames_centres_and_clipping():
+    out = UntrimmedSampleFrames(clip_len=3, frame_interval=16)(dict(total_frames=40, start_index=1))
+    assert out['frame_inds'].tolist() == [8, 9, 10, 24, 25, 26]  # centres 8, 24 (+1)
+    assert (out['num_clips'], out['clip_len'], out['frame_interval']) == (2, 3, 16)
+    out = UntrimmedSampleFrames(clip_len=5)(dict(total_frames=10, start_index=0))
+    assert out['frame_inds'].tolist() == [6, 7, 8, 9, 9]
+    with pytest.warns(DeprecationWarning):
+        UntrimmedSampleFrames(start_index=0)
+
+
+def test_sample_ava_frames_around_the_key_frame():
+    info = dict(fps=30, timestamp=905, timestamp_start=900, shot_info=(0, 27000))
+    out = SampleAVAFrames(clip_len=4, frame_interval=2, test_mode=True)(dict(info))
+    assert out['frame_inds'].tolist() == [147, 149, 151, 153]  # centre 30 * 5 + 1 = 151
+    assert out['num_clips'] == 1 and out['crop_quadruple'].tolist() == [0, 0, 1, 1]
+    out = SampleAVAFrames(clip_len=4, frame_interval=2, test_mode=True)(
+        dict(info, shot_info=(0, 152), start_index=1))
+    assert out['frame_inds'].tolist() == [148, 150, 152, 152]  # clipped to the shot, + 1
+    np.random.seed(5)
+    out = SampleAVAFrames(clip_len=4, frame_interval=2)(dict(info))
+    np.random.seed(5)
+    skips = np.random.randint(-1, 1, size=4)
+    assert np.array_equal(out['frame_inds'], np.array([147, 149, 151, 153]) + skips)
+
+
+def test_sample_proposal_frames_stages():
+    proposal = (('vid', SimpleNamespace(start_frame=40, end_frame=60)), 0)
+    info = dict(total_frames=100, start_index=1, out_proposals=[proposal])
+    kwargs = dict(clip_len=1, body_segments=5, aug_segments=(2, 2), aug_ratio=(0.5, 0.5))
+    out = SampleProposalFrames(mode='val', **kwargs)(dict(info))
+    # starting stage [30, 40): 9 valid starts -> middles 2, 6; body 19 -> 1, 5, 9, 13, 17;
+    # ending stage 9 -> 2, 6 (then + start_index)
+    expected = [32, 36, 41, 45, 49, 53, 57, 62, 66]
+    assert out['frame_inds'].tolist() == [i + 1 for i in expected]
+    assert (out['num_clips'], out['num_proposals']) == (9, 1)
+    np.random.seed(2)
+    out = SampleProposalFrames(**kwargs)(dict(info))
+    np.random.seed(2)
+    starting = np.arange(2) * 5 + np.random.randint(5, size=2) + 30
+    body = np.arange(5) * 4 + np.random.randint(4, size=5) + 40
+    ending = np.arange(2) * 5 + np.random.randint(5, size=2) + 60
+    assert np.array_equal(out['frame_inds'], np.concatenate([starting, body, ending]) + 1)
+    out = SampleProposalFrames(mode='test', test_interval=6, **kwargs)(dict(info))
+    assert out['frame_inds'].tolist() == list(range(1, 100, 6)) and 'num_proposals' not in out
+    with pytest.raises(ValueError, match="mode must be 'train', 'val' or 'test'"):
+        SampleProposalFrames(mode='eval', **kwargs)
+
+
+def test_uniform_sample_frames_train_segments():
+    np.random.seed(1)
+    out = UniformSampleFrames(clip_len=5)(dict(total_frames=100, start_index=0))
+    np.random.seed(1)
+    assert np.array_equal(out['frame_inds'], np.arange(5) * 20 + np.random.randint([20] * 5))
+    assert out['frame_interval'] is None and out['num_clips'] == 1
+    np.random.seed(2)
+    inds = UniformSampleFrames(clip_len=5)(dict(total_frames=7, start_index=0))['frame_inds']
+    steps = np.diff(inds)
+    assert inds[0] in (0, 1, 2) and inds[-1] <= 6 and set(steps) <= {1, 2, 3}
+    assert (inds - np.arange(5)).max() <= 2  # two extra steps spread over the clip
+    np.random.seed(3)
+    inds = UniformSampleFrames(clip_len=5)(dict(total_frames=3, start_index=1))['frame_inds']
+    start = inds[0] - 1
+    assert inds.tolist() == [(start + i) % 3 + 1 for i in range(5)]  # a looped run
+
+
+def test_uniform_sample_frames_test_mode_is_seeded_and_leaves_global_rng_alone():
+    sampler = UniformSampleFrames(clip_len=4, num_clips=2, test_mode=True, seed=7)
+    state = np.random.get_state()[1].copy()
+    first = sampler(dict(total_frames=40, start_index=0))['frame_inds']
+    assert np.array_equal(np.random.get_state()[1], state)
+    assert np.array_equal(first, sampler(dict(total_frames=40, start_index=0))['frame_inds'])
+    rng = np.random.RandomState(7)
+    bounds = np.arange(4) * 10
+    expected = np.concatenate([bounds + rng.randint([10] * 4), bounds + rng.randint([10] * 4)])
+    assert np.array_equal(first, expected)
+    out = UniformSampleFrames(clip_len=5, num_clips=3, test_mode=True)(
+        dict(total_frames=4, start_index=0))
+    # short video: runs starting at 0, 1, 2 (i * 4 // 3), looped
+    assert out['frame_inds'].tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2]
+    with pytest.raises(ValueError, match='training samples one clip'):
+        UniformSampleFrames(clip_len=4, num_clips=2)
+
+
+def test_padding_with_loop_and_build_pseudo_clip():
+    out = PaddingWithLoop(clip_len=7)(dict(total_frames=3, start_index=1))
+    assert out['frame_inds'].tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert out['frame_interval'] is None and out['num_clips'] == 1
+    img = np.arange(48, dtype=np.uint8).reshape(1, 4, 4, 3)
+    out = BuildPseudoClip(clip_len=5)(dict(imgs=[img[0]]))
+    assert out['imgs'].shape == (5, 4, 4, 3) and (out['imgs'] == img).all()
+    assert (out['clip_len'], out['num_clips']) == (5, 1)
+    with pytest.raises(ValueError, match='exactly one image'):
+        BuildPseudoClip(clip_len=2)(dict(imgs=np.zeros((2, 4, 4, 3), np.uint8)))
+
+
+def test_samplers_build_from_configs_and_show_their_arguments():
+    sampler = TRANSFORMS.build(dict(type='SampleProposalFrames', clip_len=1, body_segments=5,
+                                    aug_segments=[2, 2], aug_ratio=0.5))
+    assert sampler.aug_segments == (2, 2) and sampler.aug_ratio == (0.5, 0.5)
+    assert repr(sampler).startswith('SampleProposalFrames(clip_len=1')
+    assert 'body_segments=5' in repr(sampler) and "mode='train'" in repr(sampler)
+    assert repr(UniformSampleFrames(4)) == \
+        'UniformSampleFrames(clip_len=4, num_clips=1, test_mode=False, seed=255)'
+    assert repr(PaddingWithLoop(3)) == 'PaddingWithLoop(clip_len=3, num_clips=1)'

@@ -6,10 +6,11 @@ import copy
 import json
 import logging
 import os
+import pickle
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,21 @@ import torch
 from torch.utils.data import Dataset
 
 from actionlab.data.transforms import Compose
-from actionlab.evaluation import mean_class_accuracy, top_k_accuracy
+from actionlab.evaluation import (
+    mean_average_precision,
+    mean_class_accuracy,
+    mmit_mean_average_precision,
+    top_k_accuracy,
+)
 
-METRICS = ('top_k_accuracy', 'mean_class_accuracy')
-MODALITIES = ('RGB', 'Flow', 'Audio')
+logger = logging.getLogger(__name__)
+
+METRICS = ('top_k_accuracy', 'mean_class_accuracy', 'mean_average_precision',
+           'mmit_mean_average_precision')
+MULTI_LABEL_METRICS = ('mean_average_precision', 'mmit_mean_average_precision')
+MODALITIES = ('RGB', 'Flow', 'Audio', 'Pose')
+# with skip_invalid, give up after this many unreadable samples in a row
+MAX_CONSECUTIVE_INVALID = 100
 
 
 class BaseDataset(Dataset, metaclass=ABCMeta):
@@ -31,14 +43,20 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
     frame: 0 for decoded videos, 1 for frame folders) and, for ``multi_class``, turns
     the label list into a one-hot float tensor of ``num_classes``; then runs the pipeline.
     ``sample_by_class`` groups samples by label and sets ``class_prob`` proportional to
-    ``class_frequency ** power`` (for class-balanced samplers).
+    ``class_frequency ** power`` (for ``ClassSpecificDistributedSampler``, which
+    ``build_dataloader`` then uses; ``dynamic_length`` is its epoch-length mode).
+
+    A sample whose file cannot be read (missing, corrupt: an ``OSError``) raises an error
+    naming the file, the pipeline step and the dataset index. With ``skip_invalid=True``
+    it is replaced by the next readable sample (index + 1, + 2, ...; the same every time),
+    and the file is logged once.
     """
 
     def __init__(self, ann_file: str | os.PathLike, pipeline: Sequence,
                  data_prefix: str | os.PathLike | None = None, test_mode: bool = False,
                  multi_class: bool = False, num_classes: int | None = None,
                  start_index: int = 1, modality: str = 'RGB', sample_by_class: bool = False,
-                 power: float = 0., dynamic_length: bool = False):
+                 power: float = 0., dynamic_length: bool = False, skip_invalid: bool = False):
         name = type(self).__name__
         if multi_class and num_classes is None:
             raise ValueError(f'{name}: multi_class=True needs num_classes')
@@ -61,6 +79,8 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
         self.sample_by_class = sample_by_class
         self.power = power
         self.dynamic_length = dynamic_length
+        self.skip_invalid = skip_invalid
+        self._invalid: set[int] = set()
         self.pipeline = Compose(pipeline)
         self.video_infos: list[dict] = self.load_annotations()
         if sample_by_class:
@@ -113,6 +133,30 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
                              'multi_class=True and num_classes for multi-label annotations')
         return labels[0]
 
+    def parse_frame_count_lines(self, path_key: str, with_offset: bool = False) -> list[dict]:
+        """Parse text lines ``path total_frames label [label ...]`` (``with_offset``:
+        ``path offset total_frames label ...``) into dicts with ``path_key`` (joined to
+        ``data_prefix``), ``total_frames``, ``label`` and ``offset``."""
+        fields = f'{path_key} offset total_frames' if with_offset else f'{path_key} total_frames'
+        num_numbers = 2 if with_offset else 1
+        infos = []
+        for lineno, line, tokens in self._annotation_lines():
+            where = f'{self.ann_file}:{lineno}: {line!r}'
+            if len(tokens) < num_numbers + 2:
+                raise ValueError(f'{where}: expected "{fields} label [label ...]"')
+            try:
+                numbers = [int(t) for t in tokens[1:1 + num_numbers]]
+            except ValueError:
+                raise ValueError(f'{where}: expected "{fields} label [label ...]" with '
+                                 'integer frame numbers') from None
+            info = {path_key: self._join_prefix(tokens[0])}
+            if with_offset:
+                info['offset'] = numbers[0]
+            info['total_frames'] = numbers[-1]
+            info['label'] = self._labels(tokens[1 + num_numbers:], where)
+            infos.append(info)
+        return infos
+
     def check_num_classes(self, num_classes: int) -> None:
         """Raise ValueError naming the annotation file and the sample if any label does
         not fit a classifier of ``num_classes`` classes (done before training starts, so
@@ -126,24 +170,37 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
                     raise ValueError(f'{self.ann_file}: label {lab} of {sample} is out of range '
                                      f'for a model with num_classes={num_classes}')
 
-    def load_json_annotations(self) -> list[dict]:
-        """Read a ``.json`` list of sample dicts with ``filename`` or ``frame_dir`` and a
-        ``label`` list (plus ``total_frames`` etc. as the dataset needs)."""
+    def read_json(self):
+        """The parsed ``.json`` ``ann_file``."""
         path = Path(self.ann_file)
         try:
-            infos = json.loads(path.read_text())
+            return json.loads(path.read_text())
         except FileNotFoundError:
             raise FileNotFoundError(f'annotation file not found: {path}') from None
         except json.JSONDecodeError as e:
             raise ValueError(f'annotation file {path} is not valid JSON: {e}') from None
+
+    def read_json_list(self) -> list[dict]:
+        """The ``.json`` ``ann_file`` as a non-empty list of sample dicts."""
+        infos = self.read_json()
         if not isinstance(infos, list):
-            raise ValueError(f'annotation file {path} must hold a list of samples, '
+            raise ValueError(f'annotation file {self.ann_file} must hold a list of samples, '
                              f'got {type(infos).__name__}')
         if not infos:
-            raise ValueError(f'annotation file {path} is empty')
+            raise ValueError(f'annotation file {self.ann_file} is empty')
+        for i, info in enumerate(infos):
+            if not isinstance(info, dict):
+                raise ValueError(f'{self.ann_file}: sample {i} must be a dict, got {info!r}')
+        return infos
+
+    def load_json_annotations(self) -> list[dict]:
+        """Read a ``.json`` list of sample dicts with ``filename`` or ``frame_dir`` and a
+        ``label`` list (plus ``total_frames`` etc. as the dataset needs)."""
+        path = Path(self.ann_file)
+        infos = self.read_json_list()
         for i, info in enumerate(infos):
             where = f'{path}: sample {i}'
-            if not isinstance(info, dict) or not ({'filename', 'frame_dir'} & info.keys()):
+            if not {'filename', 'frame_dir'} & info.keys():
                 raise ValueError(f'{where}: expected a dict with "filename" or "frame_dir", '
                                  f'got {info!r}')
             key = 'frame_dir' if 'frame_dir' in info else 'filename'
@@ -184,10 +241,61 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
     def __len__(self) -> int:
         return len(self.video_infos)
 
+    def _sample_name(self, idx: int) -> str:
+        info = self.video_infos[idx]
+        for key in ('filename', 'frame_dir', 'audio_path', 'video_dir', 'video_name'):
+            if key in info:
+                return str(info[key])
+        return '?'
+
+    def _load(self, idx: int) -> dict | None:
+        prepare = self.prepare_test_frames if self.test_mode else self.prepare_train_frames
+        try:
+            return prepare(idx)
+        except Exception as e:
+            if hasattr(e, 'add_note'):  # Python >= 3.11
+                e.add_note(f'(sample {idx} of {type(self).__name__}({self.ann_file}): '
+                           f'{self._sample_name(idx)})')
+            raise
+
     def __getitem__(self, idx: int) -> dict | None:
-        if self.test_mode:
-            return self.prepare_test_frames(idx)
-        return self.prepare_train_frames(idx)
+        if not self.skip_invalid:
+            return self._load(idx)
+        failures = 0
+        for step in range(len(self)):
+            i = (idx + step) % len(self)
+            if i in self._invalid:
+                continue
+            try:
+                return self._load(i)
+            except OSError as e:
+                self._invalid.add(i)
+                logger.warning('skip_invalid: sample %d (%s) cannot be read and is replaced by '
+                               'the next readable sample: %s', i, self._sample_name(i), e)
+                failures += 1
+                if failures == MAX_CONSECUTIVE_INVALID:
+                    raise RuntimeError(
+                        f'{type(self).__name__}({self.ann_file}): {failures} samples in a row '
+                        f'cannot be read (the last: {self._sample_name(i)}); check data_prefix '
+                        'and the files') from e
+        raise RuntimeError(f'{type(self).__name__}({self.ann_file}): no sample can be read')
+
+    @staticmethod
+    def dump_results(results, out: str | os.PathLike) -> None:
+        """Write ``results`` to ``out``: ``.json``, ``.yaml``/``.yml`` or ``.pkl``/``.pickle``
+        by extension (arrays and tensors become lists in JSON and YAML)."""
+        out = Path(out)
+        suffix = out.suffix.lower()
+        if suffix in ('.pkl', '.pickle'):
+            out.write_bytes(pickle.dumps(results))
+        elif suffix == '.json':
+            out.write_text(json.dumps(_builtin(results)))
+        elif suffix in ('.yaml', '.yml'):
+            import yaml
+            out.write_text(yaml.safe_dump(_builtin(results)))
+        else:
+            raise ValueError(f'cannot dump results to {out}: use a .json, .yaml, .yml, .pkl '
+                             'or .pickle file')
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -198,9 +306,10 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
         shape (num_classes,)) against the labels.
 
         ``metrics``: 'top_k_accuracy' (keys ``top{k}_acc``, k from
-        ``metric_options['top_k_accuracy']['topk']``, default (1, 5)) and/or
-        'mean_class_accuracy'. Old-style ``topk=...`` keyword arguments are accepted with a
-        deprecation warning.
+        ``metric_options['top_k_accuracy']['topk']``, default (1, 5)), 'mean_class_accuracy'
+        and, for multi-label datasets, 'mean_average_precision' and
+        'mmit_mean_average_precision'. Old-style ``topk=...`` keyword arguments are
+        accepted with a deprecation warning.
         """
         log = logger or logging.getLogger(__name__)
         metric_options = copy.deepcopy(metric_options if metric_options is not None
@@ -222,12 +331,22 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
                                f"{', '.join(METRICS)}")
         scores = np.stack([_as_numpy(r) for r in results])
         labels = [info['label'] for info in self.video_infos]
-        if any(isinstance(lab, list) for lab in labels):
-            raise ValueError(f'{", ".join(metrics)} need single-label annotations, but '
-                             f'{self.ann_file} is multi-label')
+        multi_label = any(isinstance(lab, list) for lab in labels)
+        single_label_metrics = [m for m in metrics if m not in MULTI_LABEL_METRICS]
+        if multi_label and single_label_metrics:
+            raise ValueError(f'{", ".join(single_label_metrics)} need single-label annotations, '
+                             f'but {self.ann_file} is multi-label; use '
+                             f'{" or ".join(MULTI_LABEL_METRICS)}')
         eval_results = {}
         for metric in metrics:
-            if metric == 'top_k_accuracy':
+            if metric in MULTI_LABEL_METRICS:
+                many_hot = np.zeros(scores.shape, dtype=np.float32)
+                for row, lab in zip(many_hot, labels):
+                    row[lab] = 1.
+                fn = mean_average_precision if metric == 'mean_average_precision' \
+                    else mmit_mean_average_precision
+                eval_results[metric] = fn(scores, many_hot)
+            elif metric == 'top_k_accuracy':
                 topk = metric_options.setdefault('top_k_accuracy', {}).setdefault('topk', (1, 5))
                 topk = (topk,) if isinstance(topk, int) else tuple(topk)
                 for k, acc in zip(topk, top_k_accuracy(scores, labels, topk)):
@@ -249,3 +368,16 @@ def _as_numpy(score) -> np.ndarray:
     if isinstance(score, torch.Tensor):
         score = score.detach().cpu().numpy()
     return np.asarray(score).reshape(-1)
+
+
+def _builtin(value):
+    """``value`` with NumPy arrays/scalars and tensors turned into lists and numbers."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {k: _builtin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_builtin(v) for v in value]
+    return value

@@ -22,14 +22,14 @@ class RawframeDataset(BaseDataset):
                  filename_tmpl: str = 'img_{:05}.jpg', with_offset: bool = False,
                  multi_class: bool = False, num_classes: int | None = None,
                  start_index: int = 1, modality: str = 'RGB', sample_by_class: bool = False,
-                 power: float = 0., dynamic_length: bool = False):
+                 power: float = 0., dynamic_length: bool = False, skip_invalid: bool = False):
         self.filename_tmpl = filename_tmpl
         self.with_offset = with_offset
         super().__init__(ann_file, pipeline, data_prefix=data_prefix, test_mode=test_mode,
                          multi_class=multi_class, num_classes=num_classes,
                          start_index=start_index, modality=modality,
                          sample_by_class=sample_by_class, power=power,
-                         dynamic_length=dynamic_length)
+                         dynamic_length=dynamic_length, skip_invalid=skip_invalid)
 
     def load_annotations(self) -> list[dict]:
         if self.ann_file.endswith('.json'):
@@ -39,25 +39,7 @@ class RawframeDataset(BaseDataset):
                     raise ValueError(f'{self.ann_file}: sample {i} needs "frame_dir" and '
                                      f'"total_frames", got {sorted(info)}')
             return infos
-        fields = 'frame_dir offset total_frames' if self.with_offset else 'frame_dir total_frames'
-        infos = []
-        for lineno, line, tokens in self._annotation_lines():
-            where = f'{self.ann_file}:{lineno}: {line!r}'
-            num_numbers = 2 if self.with_offset else 1
-            if len(tokens) < num_numbers + 2:
-                raise ValueError(f'{where}: expected "{fields} label [label ...]"')
-            try:
-                numbers = [int(t) for t in tokens[1:1 + num_numbers]]
-            except ValueError:
-                raise ValueError(f'{where}: expected "{fields} label [label ...]" with '
-                                 'integer frame numbers') from None
-            info = dict(frame_dir=self._join_prefix(tokens[0]))
-            if self.with_offset:
-                info['offset'] = numbers[0]
-            info['total_frames'] = numbers[-1]
-            info['label'] = self._labels(tokens[1 + num_numbers:], where)
-            infos.append(info)
-        return infos
+        return self.parse_frame_count_lines('frame_dir', self.with_offset)
 
     def _prepare(self, idx: int) -> dict:
         results = super()._prepare(idx)

@@ -2,8 +2,10 @@
 
 ``open_video(path, backend)`` returns a :class:`VideoReader` with ``num_frames``
 (also ``len()``), ``fps``, ``get_frames(indices)`` -> uint8 (N, H, W, 3) RGB in the
-requested order, and ``close()`` (or use it as a context manager). Backends:
-``pyav`` (default, always installed), ``decord`` (when installed) and ``opencv``.
+requested order (exactly the frames a sequential decode gives), ``get_key_frames(indices)``
+(the keyframe at or before each index; pyav and decord) and ``close()`` (or use it as a
+context manager). Backends: ``pyav`` (default, always installed; also
+``get_motion_vectors``), ``decord`` (when installed) and ``opencv``.
 A missing file raises FileNotFoundError; an unreadable one :class:`VideoReadError`.
 """
 from __future__ import annotations

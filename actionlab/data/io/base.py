@@ -63,6 +63,29 @@ class VideoReader:
 
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Frames ``indices`` (any order, repeats allowed) as one uint8 array (N, H, W, 3) RGB."""
+        indices = self._check_indices(indices)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        frames = self._read(unique)
+        if np.array_equal(unique, indices):
+            return frames
+        return frames[inverse]
+
+    def key_frame_indices(self) -> np.ndarray:
+        """Indices of the keyframes (the random-access points), ascending."""
+        raise NotImplementedError(f'the {self.backend} reader does not know the keyframes of '
+                                  f'{self.path}')
+
+    def get_key_frames(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """For each of ``indices``, the keyframe at or before it (the first frame when none
+        is): MMAction2's ``mode='efficient'``, which decodes one frame per keyframe."""
+        indices = self._check_indices(indices)
+        keys = self.key_frame_indices()
+        if keys.size == 0 or keys[0] != 0:
+            keys = np.concatenate([[0], keys])
+        return self.get_frames(keys[np.searchsorted(keys, indices, side='right') - 1])
+
+    def _check_indices(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """``indices`` as a flat int64 array, checked to lie in the video."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if indices.size == 0:
             raise ValueError(f'no frame indices requested from {self.path}')
@@ -70,11 +93,7 @@ class VideoReader:
         if bad.size:
             raise IndexError(f'frame index {int(bad[0])} is out of range for {self.path}, '
                              f'which has {self.num_frames} frames')
-        unique, inverse = np.unique(indices, return_inverse=True)
-        frames = self._read(unique)
-        if np.array_equal(unique, indices):
-            return frames
-        return frames[inverse]
+        return indices
 
     def _read(self, indices: np.ndarray) -> np.ndarray:
         """Decode ``indices`` (unique, ascending, in range): (len(indices), H, W, 3) uint8 RGB."""

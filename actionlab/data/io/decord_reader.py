@@ -27,6 +27,9 @@ class DecordReader(VideoReader):
     def close(self) -> None:
         self._reader = None
 
+    def key_frame_indices(self) -> np.ndarray:
+        return np.asarray(self._reader.get_key_indices(), dtype=np.int64)
+
     def _read(self, indices: np.ndarray) -> np.ndarray:
         import decord
 

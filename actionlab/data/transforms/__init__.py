@@ -5,23 +5,81 @@ A transform is a callable ``results: dict -> dict``; :class:`Compose` chains the
 Decoders put ``imgs`` as one uint8 array (N, H, W, C) in RGB order; every transform
 also accepts a list of H x W x C frames.
 """
+from .audio import (
+                    AudioAmplify,
+                    AudioDecode,
+                    AudioDecodeInit,
+                    AudioFeatureSelector,
+                    FormatAudioShape,
+                    LoadAudioFeature,
+                    MelSpectrogram,
+)
 from .augment import (
                       CenterCrop,
+                      ColorJitter,
                       Flip,
+                      Fuse,
+                      Imgaug,
+                      MultiGroupCrop,
                       MultiScaleCrop,
                       Normalize,
+                      PytorchVideoTrans,
                       RandomCrop,
                       RandomRescale,
                       RandomResizedCrop,
                       Resize,
                       TenCrop,
                       ThreeCrop,
+                      TorchvisionTrans,
 )
 from .base import TRANSFORMS, Transform
 from .compose import Compose
-from .decoding import DecordDecode, DecordInit, OpenCVDecode, OpenCVInit, PyAVDecode, PyAVInit, RawFrameDecode
-from .formatting import Collect, FormatShape, ToTensor, to_tensor
-from .sampling import SampleFrames
+from .decoding import (
+                       ArrayDecode,
+                       DecordDecode,
+                       DecordInit,
+                       ImageDecode,
+                       OpenCVDecode,
+                       OpenCVInit,
+                       PIMSDecode,
+                       PIMSInit,
+                       PyAVDecode,
+                       PyAVDecodeMotionVector,
+                       PyAVInit,
+                       RawFrameDecode,
+)
+from .formatting import (
+                         Collect,
+                         DataContainer,
+                         FormatShape,
+                         ImageToTensor,
+                         Rename,
+                         ToDataContainer,
+                         ToTensor,
+                         Transpose,
+                         to_tensor,
+)
+from .labels import LoadHVULabel
+from .localization import GenerateLocalizationLabels, LoadLocalizationFeature, LoadProposals
+from .pose import (
+                   FormatGCNInput,
+                   GeneratePoseTarget,
+                   JointToBone,
+                   LoadKineticsPose,
+                   PoseCompact,
+                   PoseDecode,
+                   PoseNormalize,
+)
+from .sampling import (
+                       BuildPseudoClip,
+                       DenseSampleFrames,
+                       PaddingWithLoop,
+                       SampleAVAFrames,
+                       SampleFrames,
+                       SampleProposalFrames,
+                       UniformSampleFrames,
+                       UntrimmedSampleFrames,
+)
 
 __all__ = [
     'TRANSFORMS', 'Transform', 'Compose', 'SampleFrames', 'DecordInit', 'DecordDecode',
@@ -29,4 +87,13 @@ __all__ = [
     'RandomRescale', 'RandomCrop', 'RandomResizedCrop', 'MultiScaleCrop', 'CenterCrop',
     'ThreeCrop', 'TenCrop', 'Flip', 'Normalize', 'FormatShape', 'Collect', 'ToTensor',
     'to_tensor',
+    'DenseSampleFrames', 'UntrimmedSampleFrames', 'SampleAVAFrames', 'SampleProposalFrames',
+    'UniformSampleFrames', 'PaddingWithLoop', 'BuildPseudoClip', 'AudioDecodeInit',
+    'AudioDecode', 'LoadAudioFeature', 'AudioFeatureSelector', 'AudioAmplify',
+    'MelSpectrogram', 'FormatAudioShape', 'MultiGroupCrop', 'ColorJitter', 'Fuse', 'Imgaug',
+    'TorchvisionTrans', 'PytorchVideoTrans', 'PoseDecode', 'LoadKineticsPose', 'PoseCompact',
+    'GeneratePoseTarget', 'PoseNormalize', 'JointToBone', 'FormatGCNInput',
+    'LoadLocalizationFeature', 'GenerateLocalizationLabels', 'LoadProposals', 'LoadHVULabel',
+    'ImageToTensor', 'Transpose', 'Rename', 'ToDataContainer', 'DataContainer',
+    'PyAVDecodeMotionVector', 'PIMSInit', 'PIMSDecode', 'ArrayDecode', 'ImageDecode',
 ]

@@ -1,20 +1,31 @@
-"""Spatial transforms (resize, crops, flip) and normalisation, with MMAction2's arithmetic:
-the same random draws give the same crop boxes and output sizes.
+"""Spatial and colour transforms (resize, crops, flip, colour jitter), normalisation and
+the lazy-mode ``Fuse``, with MMAction2's arithmetic: the same random draws give the same
+crop boxes and output sizes.
 
 Frames travel as one uint8 array (N, H, W, C) (Flow: (N, H, W)); a list of frames is
 stacked on entry. Crops slice the whole stack at once; resizing runs ``cv2.resize`` per
 frame, which is faster than resizing the stack as one many-channel image and gives
 bit-identical results. Boxes (``gt_bboxes``, ``proposals``) and ``keypoint`` arrays,
-when present, follow every resize, crop and flip.
+when present, follow every resize, crop and flip (the successors of MMAction2's
+``EntityBoxRescale``/``EntityBoxCrop``/``EntityBoxFlip``).
+
+Lazy mode (``lazy=True`` on Resize, RandomCrop, RandomResizedCrop, MultiScaleCrop,
+CenterCrop and Flip) only records the geometry: ``img_shape``, ``crop_bbox``,
+``crop_quadruple`` and ``scale_factor`` change as usual, while ``results['lazy']``
+accumulates the crop box in original-frame coordinates, the interpolation and the flip.
+``Fuse`` then crops the original frames once, resizes once and flips, so a chain of
+crops and resizes touches every pixel only once.
 """
 from __future__ import annotations
 
+import importlib
 import random
 
 import cv2
 import numpy as np
+import torch
 
-from .base import TRANSFORMS, Transform, as_frames, check_not_lazy, pair
+from .base import TRANSFORMS, Transform, as_frames, pair
 
 INTERPOLATIONS = {
     'nearest': cv2.INTER_NEAREST,
@@ -30,6 +41,27 @@ def _image_shape(results: dict) -> tuple[int, int]:
     if 'img_shape' not in results:
         results['img_shape'] = as_frames(results['imgs']).shape[1:3]
     return tuple(results['img_shape'])
+
+
+def init_lazy(results: dict, type_name: str, lazy: bool) -> None:
+    """Start ``results['lazy']`` for a lazy transform, or refuse an eager transform while
+    lazy operations are pending (their frames have not been cropped/resized yet)."""
+    img_h, img_w = _image_shape(results)
+    if not lazy:
+        if 'lazy' in results:
+            raise ValueError(f'{type_name}: results hold pending lazy operations; put Fuse '
+                             f'after the lazy transforms and before {type_name}')
+        return
+    for key in ('keypoint', 'gt_bboxes'):
+        if key in results:
+            raise ValueError(f'{type_name}(lazy=True) cannot move "{key}"; use lazy=False')
+    if 'lazy' not in results:
+        results['lazy'] = dict(original_shape=(img_h, img_w),
+                               crop_bbox=np.array([0, 0, img_w, img_h], dtype=np.float32),
+                               flip=False, flip_direction=None, interpolation=None)
+    elif results['lazy']['flip']:
+        raise ValueError(f'{type_name}(lazy=True) after a lazy Flip is not supported; put Flip '
+                         'after the lazy crops and resizes')
 
 
 def resize_frames(imgs: np.ndarray, size: tuple[int, int], interpolation: str = 'bilinear'
@@ -72,7 +104,6 @@ class Resize(Transform):
 
     def __init__(self, scale, keep_ratio: bool = True, interpolation: str = 'bilinear',
                  lazy: bool = False):
-        check_not_lazy('Resize', lazy)
         if isinstance(scale, float):
             if scale <= 0:
                 raise ValueError(f'Resize: scale factor must be positive, got {scale}')
@@ -91,6 +122,7 @@ class Resize(Transform):
         self.lazy = lazy
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'Resize', self.lazy)
         img_h, img_w = _image_shape(results)
         if self.keep_ratio:
             new_w, new_h = rescale_size(img_w, img_h, self.scale)
@@ -100,7 +132,9 @@ class Resize(Transform):
         results['img_shape'] = (new_h, new_w)
         results['keep_ratio'] = self.keep_ratio
         results['scale_factor'] = results.get('scale_factor', np.ones(2, np.float32)) * factor
-        if 'imgs' in results:
+        if self.lazy:
+            results['lazy']['interpolation'] = self.interpolation
+        elif 'imgs' in results:
             results['imgs'] = resize_frames(as_frames(results['imgs']), (new_w, new_h),
                                             self.interpolation)
         if 'keypoint' in results:
@@ -140,9 +174,10 @@ def _crop_boxes(boxes: np.ndarray, x1: int, y1: int, w: int, h: int) -> np.ndarr
     return out
 
 
-def apply_crop(results: dict, x1: int, y1: int, x2: int, y2: int) -> dict:
+def apply_crop(results: dict, x1: int, y1: int, x2: int, y2: int, lazy: bool = False) -> dict:
     """Crop frames, keypoints and boxes to [x1, x2) x [y1, y2); update ``crop_bbox``,
-    ``img_shape`` and ``crop_quadruple`` (the crop relative to the original frame)."""
+    ``img_shape`` and ``crop_quadruple`` (the crop relative to the original frame).
+    ``lazy``: record the crop in ``results['lazy']`` instead of cropping the frames."""
     img_h, img_w = _image_shape(results)
     if x1 < 0 or y1 < 0 or x2 > img_w or y2 > img_h or x2 <= x1 or y2 <= y1:
         raise ValueError(f'crop box {[x1, y1, x2, y2]} does not fit frames of size '
@@ -154,7 +189,13 @@ def apply_crop(results: dict, x1: int, y1: int, x2: int, y2: int) -> dict:
          new_w / img_w * old_w, new_h / img_h * old_h], dtype=np.float32)
     results['crop_bbox'] = np.array([x1, y1, x2, y2])
     results['img_shape'] = (new_h, new_w)
-    if 'imgs' in results:
+    if lazy:
+        # the pending crop box lives in original-frame pixels: map this crop into it
+        lx1, ly1, lx2, ly2 = results['lazy']['crop_bbox']
+        sx, sy = (lx2 - lx1) / img_w, (ly2 - ly1) / img_h
+        results['lazy']['crop_bbox'] = np.array(
+            [lx1 + x1 * sx, ly1 + y1 * sy, lx1 + x2 * sx, ly1 + y2 * sy], dtype=np.float32)
+    elif 'imgs' in results:
         results['imgs'] = as_frames(results['imgs'])[:, y1:y2, x1:x2]
     if 'keypoint' in results:
         results['keypoint'] = results['keypoint'] - np.array([x1, y1])
@@ -170,13 +211,13 @@ class RandomCrop(Transform):
     """A random ``size`` x ``size`` crop, the same box for every frame."""
 
     def __init__(self, size: int, lazy: bool = False):
-        check_not_lazy('RandomCrop', lazy)
         if not isinstance(size, int):
             raise TypeError(f'RandomCrop: size must be an int, got {size!r}')
         self.size = size
         self.lazy = lazy
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'RandomCrop', self.lazy)
         img_h, img_w = _image_shape(results)
         if self.size > img_h or self.size > img_w:
             raise ValueError(f'RandomCrop: crop size {self.size} exceeds frames of size '
@@ -185,7 +226,7 @@ class RandomCrop(Transform):
         # touches the bottom/right border unless it spans the whole side
         y = int(np.random.randint(0, img_h - self.size)) if img_h > self.size else 0
         x = int(np.random.randint(0, img_w - self.size)) if img_w > self.size else 0
-        return apply_crop(results, x, y, x + self.size, y + self.size)
+        return apply_crop(results, x, y, x + self.size, y + self.size, self.lazy)
 
 
 @TRANSFORMS.register_module()
@@ -196,7 +237,6 @@ class RandomResizedCrop(Transform):
 
     def __init__(self, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
                  lazy: bool = False):
-        check_not_lazy('RandomResizedCrop', lazy)
         self.area_range = tuple(float(a) for a in pair(area_range, 'area_range'))
         self.aspect_ratio_range = tuple(float(a) for a in
                                         pair(aspect_ratio_range, 'aspect_ratio_range'))
@@ -231,9 +271,10 @@ class RandomResizedCrop(Transform):
         return x, y, x + size, y + size
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'RandomResizedCrop', self.lazy)
         box = self.get_crop_bbox(_image_shape(results), self.area_range,
                                  self.aspect_ratio_range)
-        return apply_crop(results, *box)
+        return apply_crop(results, *box, lazy=self.lazy)
 
 
 @TRANSFORMS.register_module()
@@ -245,7 +286,6 @@ class MultiScaleCrop(Transform):
 
     def __init__(self, input_size, scales=(1,), max_wh_scale_gap: int = 1,
                  random_crop: bool = False, num_fixed_crops: int = 5, lazy: bool = False):
-        check_not_lazy('MultiScaleCrop', lazy)
         self.input_size = tuple(int(s) for s in pair(input_size, 'input_size'))
         self.scales = tuple(scales) if isinstance(scales, (tuple, list)) else (scales,)
         if num_fixed_crops not in (5, 13):
@@ -257,6 +297,7 @@ class MultiScaleCrop(Transform):
         self.lazy = lazy
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'MultiScaleCrop', self.lazy)
         img_h, img_w = _image_shape(results)
         base_size = min(img_h, img_w)
         crop_sizes = [int(base_size * s) for s in self.scales]
@@ -278,7 +319,7 @@ class MultiScaleCrop(Transform):
             i, j = random.choice(offsets)
             x, y = i * w_step, j * h_step
         results['scales'] = self.scales
-        return apply_crop(results, x, y, x + crop_w, y + crop_h)
+        return apply_crop(results, x, y, x + crop_w, y + crop_h, self.lazy)
 
 
 @TRANSFORMS.register_module()
@@ -286,15 +327,27 @@ class CenterCrop(Transform):
     """Crop the centre ``crop_size`` = (w, h) (an int gives a square)."""
 
     def __init__(self, crop_size, lazy: bool = False):
-        check_not_lazy('CenterCrop', lazy)
         self.crop_size = tuple(int(s) for s in pair(crop_size, 'crop_size'))
         self.lazy = lazy
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'CenterCrop', self.lazy)
         img_h, img_w = _image_shape(results)
         crop_w, crop_h = self.crop_size
         x, y = (img_w - crop_w) // 2, (img_h - crop_h) // 2
-        return apply_crop(results, x, y, x + crop_w, y + crop_h)
+        return apply_crop(results, x, y, x + crop_w, y + crop_h, self.lazy)
+
+
+def _multi_crop_frame_size(type_name: str, results: dict, crop_size: tuple[int, int]
+                           ) -> tuple[int, int]:
+    """(h, w) of the frames, checked to hold a crop of ``crop_size`` (w, h)."""
+    init_lazy(results, type_name, False)
+    img_h, img_w = as_frames(results['imgs']).shape[1:3]
+    crop_w, crop_h = crop_size
+    if crop_w > img_w or crop_h > img_h:
+        raise ValueError(f'{type_name}: crop (w={crop_w}, h={crop_h}) exceeds frames '
+                         f'(w={img_w}, h={img_h})')
+    return img_h, img_w
 
 
 def _multi_crop(results: dict, boxes: list[tuple[int, int]], crop_w: int, crop_h: int,
@@ -323,6 +376,7 @@ class ThreeCrop(Transform):
         self.crop_size = tuple(int(s) for s in pair(crop_size, 'crop_size'))
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'ThreeCrop', False)
         img_h, img_w = as_frames(results['imgs']).shape[1:3]
         crop_w, crop_h = self.crop_size
         if crop_h == img_h and crop_w <= img_w:
@@ -346,15 +400,40 @@ class TenCrop(Transform):
         self.crop_size = tuple(int(s) for s in pair(crop_size, 'crop_size'))
 
     def __call__(self, results: dict) -> dict:
-        img_h, img_w = as_frames(results['imgs']).shape[1:3]
+        img_h, img_w = _multi_crop_frame_size('TenCrop', results, self.crop_size)
         crop_w, crop_h = self.crop_size
-        if crop_w > img_w or crop_h > img_h:
-            raise ValueError(f'TenCrop: crop (w={crop_w}, h={crop_h}) exceeds frames '
-                             f'(w={img_w}, h={img_h})')
         w_step, h_step = (img_w - crop_w) // 4, (img_h - crop_h) // 4
         boxes = [(0, 0), (4 * w_step, 0), (0, 4 * h_step), (4 * w_step, 4 * h_step),
                  (2 * w_step, 2 * h_step)]
         return _multi_crop(results, boxes, crop_w, crop_h, with_flips=True)
+
+
+@TRANSFORMS.register_module()
+class MultiGroupCrop(Transform):
+    """``groups`` random crops of ``crop_size`` (w, h), each the same box for all frames,
+    stacked group-major (all frames of group 1, then group 2, ...)."""
+
+    def __init__(self, crop_size, groups: int):
+        self.crop_size = tuple(int(s) for s in pair(crop_size, 'crop_size'))
+        if not isinstance(groups, int) or groups <= 0:
+            raise ValueError(f'MultiGroupCrop: groups must be a positive int, got {groups!r}')
+        self.groups = groups
+
+    def __call__(self, results: dict) -> dict:
+        img_h, img_w = _multi_crop_frame_size('MultiGroupCrop', results, self.crop_size)
+        crop_w, crop_h = self.crop_size
+        boxes = [(random.randint(0, img_w - crop_w), random.randint(0, img_h - crop_h))
+                 for _ in range(self.groups)]
+        return _multi_crop(results, boxes, crop_w, crop_h, with_flips=False)
+
+
+def flip_frames(imgs: np.ndarray, direction: str, modality: str) -> np.ndarray:
+    """Mirror (N, H, W[, C]) frames; x-flow frames (the even ones) change sign, i.e. 255 - x."""
+    imgs = imgs[:, :, ::-1] if direction == 'horizontal' else imgs[:, ::-1]
+    if modality == 'Flow':
+        imgs = imgs.copy()
+        imgs[0::2] = 255 - imgs[0::2]
+    return imgs
 
 
 @TRANSFORMS.register_module()
@@ -363,13 +442,13 @@ class Flip(Transform):
 
     Flow x-frames are inverted (255 - x) on a horizontal flip; keypoints are mirrored and
     ``left_kp``/``right_kp`` swapped; ``flip_label_map`` {label: new_label} relabels
-    flipped samples. Sets ``flip`` and ``flip_direction``.
+    flipped samples. Sets ``flip`` and ``flip_direction``. Put it after the crops, so that
+    ``crop_quadruple`` refers to the unflipped frame.
     """
 
     def __init__(self, flip_ratio: float = 0.5, direction: str = 'horizontal',
                  flip_label_map: dict | None = None, left_kp=None, right_kp=None,
                  lazy: bool = False):
-        check_not_lazy('Flip', lazy)
         if direction not in ('horizontal', 'vertical'):
             raise ValueError(f"Flip: direction must be 'horizontal' or 'vertical', "
                              f'got {direction!r}')
@@ -395,6 +474,7 @@ class Flip(Transform):
             results['keypoint_score'] = results['keypoint_score'][:, :, order]
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, 'Flip', self.lazy)
         img_h, img_w = _image_shape(results)
         modality = results.get('modality', 'RGB')
         if self.direction == 'vertical' and (modality == 'Flow' or 'keypoint' in results):
@@ -402,17 +482,14 @@ class Flip(Transform):
         flip = bool(np.random.rand() < self.flip_ratio)
         results['flip'] = flip
         results['flip_direction'] = self.direction
+        if self.lazy:
+            results['lazy'].update(flip=flip, flip_direction=self.direction)
         if not flip:
             return results
         if self.flip_label_map is not None:
             results['label'] = self.flip_label_map.get(results['label'], results['label'])
-        if 'imgs' in results:
-            imgs = as_frames(results['imgs'])
-            imgs = imgs[:, :, ::-1] if self.direction == 'horizontal' else imgs[:, ::-1]
-            if modality == 'Flow':
-                imgs = imgs.copy()
-                imgs[0::2] = 255 - imgs[0::2]  # x-flow changes sign under a horizontal flip
-            results['imgs'] = imgs
+        if 'imgs' in results and not self.lazy:
+            results['imgs'] = flip_frames(as_frames(results['imgs']), self.direction, modality)
         if 'keypoint' in results:
             self._flip_keypoints(results, img_w)
         if 'gt_bboxes' in results:
@@ -478,3 +555,268 @@ class Normalize(Transform):
                                            adjust_magnitude=self.adjust_magnitude)
             return results
         raise ValueError(f"Normalize: modality must be 'RGB' or 'Flow', got {modality!r}")
+
+
+@TRANSFORMS.register_module()
+class Fuse(Transform):
+    """Apply the operations recorded by lazy transforms in one pass: crop the frames to
+    ``lazy['crop_bbox']`` (rounded), resize them to ``img_shape`` (with the last lazy
+    Resize's interpolation, bilinear when none ran) and flip. Removes ``lazy``.
+
+    Unlike MMAction2's Fuse, a lazy horizontal flip of Flow also inverts the x-flow frames,
+    so lazy and eager pipelines give the same frames.
+    """
+
+    def __call__(self, results: dict) -> dict:
+        if 'lazy' not in results:
+            raise ValueError('Fuse: no lazy operations to apply; set lazy=True on the '
+                             'transforms before Fuse, or remove Fuse')
+        lazy = results.pop('lazy')
+        imgs = as_frames(results['imgs'])
+        left, top, right, bottom = np.round(lazy['crop_bbox']).astype(int)
+        imgs = imgs[:, top:bottom, left:right]
+        img_h, img_w = results['img_shape']
+        if imgs.shape[1:3] != (img_h, img_w):
+            imgs = resize_frames(imgs, (img_w, img_h), lazy['interpolation'] or 'bilinear')
+        if lazy['flip']:
+            imgs = flip_frames(imgs, lazy['flip_direction'], results.get('modality', 'RGB'))
+        results['imgs'] = imgs
+        return results
+
+
+def _value_range(type_name: str, name: str, value, max_dev: float, base: float
+                 ) -> tuple[float, float]:
+    """A jitter range: ``value`` v gives (base - v, base + v); a pair is taken as is. Both
+    must lie within base +- max_dev."""
+    if isinstance(value, (int, float)):
+        low, high = base - value, base + value
+    else:
+        low, high = (float(v) for v in pair(value, f'{type_name}: {name}'))
+    if not base - max_dev <= low <= high <= base + max_dev:
+        raise ValueError(f'{type_name}: {name} must give a range within '
+                         f'[{base - max_dev}, {base + max_dev}], got {value!r}')
+    return float(low), float(high)
+
+
+@TRANSFORMS.register_module()
+class ColorJitter(Transform):
+    """Random brightness, contrast, saturation and hue, the same for every frame of a sample.
+
+    Factors are drawn uniformly from (1 - x, 1 + x) for brightness/contrast/saturation and
+    from (-hue, hue) for the hue shift (a pair gives the range directly). The four
+    adjustments run in an order drawn once, when the transform is built (as MMAction2
+    does). Contrast blends with the mean grey level of each frame, saturation with the
+    grey image (ITU-R 601 weights); hue shifts the OpenCV hue channel. Output is uint8.
+    """
+
+    def __init__(self, brightness=0.5, contrast=0.5, saturation=0.5, hue=0.1):
+        self.brightness = _value_range('ColorJitter', 'brightness', brightness, 1, 1)
+        self.contrast = _value_range('ColorJitter', 'contrast', contrast, 1, 1)
+        self.saturation = _value_range('ColorJitter', 'saturation', saturation, 1, 1)
+        self.hue = _value_range('ColorJitter', 'hue', hue, 0.5, 0)
+        self.fn_idx = np.random.permutation(4)
+
+    @staticmethod
+    def _gray(imgs: np.ndarray) -> np.ndarray:
+        return 0.2989 * imgs[..., 0] + 0.587 * imgs[..., 1] + 0.114 * imgs[..., 2]
+
+    @staticmethod
+    def _shift_hue(imgs: np.ndarray, factor: float) -> np.ndarray:
+        offset = int(factor * 255)
+        out = np.empty_like(imgs)
+        for i, img in enumerate(np.clip(imgs, 0, 255).astype(np.uint8)):
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+            # OpenCV's 8-bit hue runs over 0..179
+            hsv[..., 0] = (hsv[..., 0].astype(np.int16) + offset) % 180
+            out[i] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        return out
+
+    def __call__(self, results: dict) -> dict:
+        imgs = as_frames(results['imgs']).astype(np.float32)
+        if imgs.ndim != 4 or imgs.shape[-1] != 3:
+            raise ValueError(f'ColorJitter needs RGB frames (N, H, W, 3), got {imgs.shape}')
+        b = np.random.uniform(*self.brightness)
+        c = np.random.uniform(*self.contrast)
+        s = np.random.uniform(*self.saturation)
+        h = np.random.uniform(*self.hue)
+        for fn_id in self.fn_idx:
+            if fn_id == 0 and b != 1:
+                imgs *= b
+            elif fn_id == 1 and c != 1:
+                mean = self._gray(imgs).mean(axis=(1, 2))[:, None, None, None]
+                imgs = c * imgs + (1 - c) * mean
+            elif fn_id == 2 and s != 1:
+                imgs = s * imgs + (1 - s) * self._gray(imgs)[..., None]
+            elif fn_id == 3 and h != 0:
+                imgs = self._shift_hue(imgs, h)
+        results['imgs'] = np.clip(imgs, 0, 255).astype(np.uint8)
+        return results
+
+
+def _import_optional(module: str, type_name: str, package: str, why: str = ''):
+    """Import ``module`` for ``type_name``, or raise ImportError naming the package."""
+    try:
+        return importlib.import_module(module)
+    except Exception as e:  # e.g. imgaug fails with AttributeError under NumPy 2
+        raise ImportError(f'{type_name} needs the {package!r} package, which cannot be '
+                          f'imported here ({type(e).__name__}: {e}).{why}') from None
+
+
+@TRANSFORMS.register_module()
+class Imgaug(Transform):
+    """Frames augmented by the ``imgaug`` library, one deterministic augmenter per sample.
+
+    ``transforms``: ``'default'`` (RandAugment-like, :meth:`default_transforms`), a list
+    of dicts whose ``type`` is an imgaug augmenter name (``iaa`` or ``iaa.pillike``) or
+    class, or an ``iaa.Augmenter``. RGB uint8 frames only; boxes are not moved.
+
+    imgaug 0.4 cannot be imported with NumPy 2 (it uses ``np.sctypes``), so with NumPy 2
+    building this transform raises an ImportError; ``ColorJitter`` and the geometric
+    transforms cover the common augmentations without it.
+    """
+
+    def __init__(self, transforms):
+        self.iaa = _import_optional(
+            'imgaug.augmenters', 'Imgaug', 'imgaug',
+            ' imgaug 0.4 does not support NumPy 2; use NumPy < 2 with "pip install imgaug", '
+            'or ColorJitter/Flip/RandomResizedCrop instead.')
+        if isinstance(transforms, self.iaa.Augmenter):
+            self.transforms = transforms
+            self.aug = transforms
+            return
+        if transforms == 'default':
+            transforms = self.default_transforms()
+        if not isinstance(transforms, list) or not all(isinstance(t, dict) for t in transforms):
+            raise ValueError(f"Imgaug: transforms must be 'default', a list of dicts or an "
+                             f'imgaug Augmenter, got {transforms!r}')
+        self.transforms = transforms
+        self.aug = self.iaa.Sequential([self.imgaug_builder(t) for t in transforms])
+
+    @staticmethod
+    def default_transforms() -> list[dict]:
+        """RandAugment (two of 14 operations at magnitude 9/10) as imgaug configs, with
+        MMAction2's operations and magnitudes; the signs are drawn once, here."""
+        level = 9 / 10
+        return [dict(type='SomeOf', n=2, children=[
+            dict(type='ShearX', shear=17.19 * level * random.choice([-1, 1])),
+            dict(type='ShearY', shear=17.19 * level * random.choice([-1, 1])),
+            dict(type='TranslateX', percent=.2 * level * random.choice([-1, 1])),
+            dict(type='TranslateY', percent=.2 * level * random.choice([-1, 1])),
+            dict(type='Rotate', rotate=30 * level * random.choice([-1, 1])),
+            dict(type='Posterize', nb_bits=max(1, int(4 * level))),
+            dict(type='Solarize', threshold=256 * level),
+            dict(type='EnhanceColor', factor=1.8 * level + .1),
+            dict(type='EnhanceContrast', factor=1.8 * level + .1),
+            dict(type='EnhanceBrightness', factor=1.8 * level + .1),
+            dict(type='EnhanceSharpness', factor=1.8 * level + .1),
+            dict(type='Autocontrast', cutoff=0),
+            dict(type='Equalize'),
+            dict(type='Invert', p=1.),
+            dict(type='Cutout', nb_iterations=1, size=0.2 * level, squared=True),
+        ])]
+
+    def imgaug_builder(self, cfg: dict):
+        """An imgaug augmenter from ``cfg`` (``type`` plus its arguments; ``children``
+        are built recursively)."""
+        args = dict(cfg)
+        kind = args.pop('type', None)
+        if isinstance(kind, str):
+            cls = getattr(self.iaa, kind, None) or getattr(self.iaa.pillike, kind, None)
+            if cls is None:
+                raise ValueError(f'Imgaug: imgaug has no augmenter named {kind!r}')
+        elif isinstance(kind, type) and issubclass(kind, self.iaa.Augmenter):
+            cls = kind
+        else:
+            raise TypeError(f'Imgaug: "type" must be an augmenter name or class, got {kind!r}')
+        if 'children' in args:
+            args['children'] = [self.imgaug_builder(child) for child in args['children']]
+        return cls(**args)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(transforms={self.aug})'
+
+    def __call__(self, results: dict) -> dict:
+        if results.get('modality', 'RGB') != 'RGB':
+            raise ValueError(f'Imgaug only supports RGB frames, got {results["modality"]!r}')
+        if 'gt_bboxes' in results:
+            raise ValueError('Imgaug cannot move gt_bboxes/proposals; apply it to '
+                             'recognition pipelines only')
+        aug = self.aug.to_deterministic()
+        imgs = as_frames(results['imgs'])
+        out = np.stack([aug.augment_image(frame) for frame in imgs])
+        if out.dtype != imgs.dtype:
+            raise TypeError(f'Imgaug: the augmenters turned {imgs.dtype} frames into {out.dtype}')
+        results['imgs'] = out
+        results['img_shape'] = out.shape[1:3]
+        return results
+
+
+def _clip_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+@TRANSFORMS.register_module()
+class TorchvisionTrans(Transform):
+    """``torchvision.transforms.<type>(**kwargs)`` applied to the clip as one uint8 tensor
+    (N, C, H, W); the output is clipped back to uint8 (N, H, W, C). Configs write it as
+    ``dict(type='torchvision.<type>', **kwargs)`` (see Compose). Needs torchvision,
+    which ActionLab does not depend on: without it, building this transform raises an
+    ImportError naming the package."""
+
+    def __init__(self, type: str, **kwargs):  # noqa: A002 - MMAction2's argument name
+        module = _import_optional('torchvision.transforms', 'TorchvisionTrans', 'torchvision')
+        cls = getattr(module, type, None)
+        if cls is None:
+            raise ValueError(f'TorchvisionTrans: torchvision.transforms has no {type!r}')
+        self.type = type
+        self.kwargs = kwargs
+        self.trans = cls(**kwargs)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(type={self.type!r}, **{self.kwargs!r})'
+
+    def __call__(self, results: dict) -> dict:
+        imgs = torch.from_numpy(np.ascontiguousarray(as_frames(results['imgs']).transpose(0, 3, 1, 2)))
+        out = np.asarray(self.trans(imgs))
+        results['imgs'] = _clip_uint8(out).transpose(0, 2, 3, 1)
+        results['img_shape'] = results['imgs'].shape[1:3]
+        return results
+
+
+@TRANSFORMS.register_module()
+class PytorchVideoTrans(Transform):
+    """``pytorchvideo.transforms.<type>(**kwargs)`` for the types MMAction2 supports:
+    AugMix and RandAugment get the clip as uint8 (T, C, H, W); RandomResizedCrop,
+    ShortSideScale and RandomShortSideScale get float (C, T, H, W) in [0, 1]. Configs write
+    it as ``dict(type='pytorchvideo.<type>', **kwargs)`` (see Compose). Needs pytorchvideo:
+    without it, building this transform raises an ImportError naming it."""
+
+    SUPPORTED = ('AugMix', 'RandAugment', 'RandomResizedCrop', 'ShortSideScale',
+                 'RandomShortSideScale')
+
+    def __init__(self, type: str, **kwargs):  # noqa: A002 - MMAction2's argument name
+        if type not in self.SUPPORTED:
+            raise ValueError(f'PytorchVideoTrans: type must be one of {", ".join(self.SUPPORTED)}, '
+                             f'got {type!r}')
+        module = _import_optional('pytorchvideo.transforms', 'PytorchVideoTrans', 'pytorchvideo')
+        self.type = type
+        self.kwargs = kwargs
+        self.trans = getattr(module, type)(**kwargs)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(type={self.type!r}, **{self.kwargs!r})'
+
+    def __call__(self, results: dict) -> dict:
+        if 'gt_bboxes' in results or 'proposals' in results:
+            raise ValueError(f'PytorchVideoTrans({self.type}) cannot move boxes')
+        imgs = as_frames(results['imgs'])
+        if self.type in ('AugMix', 'RandAugment'):
+            out = np.asarray(self.trans(torch.from_numpy(
+                np.ascontiguousarray(imgs.transpose(0, 3, 1, 2)))))
+            imgs = _clip_uint8(out).transpose(0, 2, 3, 1)
+        else:
+            clip = torch.from_numpy(imgs.transpose(3, 0, 1, 2) / np.float32(255))
+            imgs = _clip_uint8(np.asarray(self.trans(clip)) * 255).transpose(1, 2, 3, 0)
+        results['imgs'] = imgs
+        results['img_shape'] = imgs.shape[1:3]
+        return results

@@ -53,10 +53,3 @@ def pair(value, name: str) -> tuple:
         raise ValueError(f'{name} must be a number or two numbers, got {value!r}')
     return value
 
-
-def check_not_lazy(type_name: str, lazy: bool) -> None:
-    """Lazy mode (record ops, apply them later with Fuse) is not implemented."""
-    if lazy:
-        raise NotImplementedError(f'{type_name}(lazy=True) needs the Fuse transform, which '
-                                  'ActionLab does not provide yet; use lazy=False (the result '
-                                  'is the same, only computed eagerly)')

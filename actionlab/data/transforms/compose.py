@@ -5,12 +5,26 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .base import TRANSFORMS
 
+# config type prefixes that wrap another library's transform: (prefix, ActionLab type)
+_WRAPPED_LIBRARIES = (('torchvision.', 'TorchvisionTrans'), ('pytorchvideo.', 'PytorchVideoTrans'))
+
+
+def _build(cfg: Mapping) -> Callable:
+    kind = cfg.get('type')
+    for prefix, wrapper in _WRAPPED_LIBRARIES:
+        if isinstance(kind, str) and kind.startswith(prefix):
+            args = {k: v for k, v in cfg.items() if k != 'type'}
+            return TRANSFORMS.get(wrapper)(kind[len(prefix):], **args)
+    return TRANSFORMS.build(cfg)
+
 
 class Compose:
     """Apply ``transforms`` (config dicts built through ``TRANSFORMS``, or callables) in order.
 
     A transform returning ``None`` stops the pipeline, which then returns ``None``. An
     error raised inside a step is annotated with the step and the sample it was processing.
+    As in MMAction2, ``dict(type='torchvision.X', ...)`` and ``dict(type='pytorchvideo.X',
+    ...)`` build ``TorchvisionTrans('X', ...)`` and ``PytorchVideoTrans('X', ...)``.
     """
 
     def __init__(self, transforms: Sequence[Mapping | Callable]):
@@ -20,7 +34,7 @@ class Compose:
         self.transforms: list[Callable] = []
         for i, step in enumerate(transforms):
             if isinstance(step, Mapping):
-                step = TRANSFORMS.build(step)
+                step = _build(step)
             elif not callable(step):
                 raise TypeError(f'pipeline step {i} must be a dict or a callable, '
                                 f'got {type(step).__name__}: {step!r}')

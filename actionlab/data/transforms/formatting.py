@@ -115,3 +115,89 @@ class ToTensor(Transform):
         for key in self.keys:
             results[key] = to_tensor(results[key])
         return results
+
+
+@TRANSFORMS.register_module()
+class ImageToTensor(Transform):
+    """An H x W x C image -> C x H x W ``torch.Tensor``, for each of ``keys``."""
+
+    def __init__(self, keys):
+        self.keys = [keys] if isinstance(keys, str) else list(keys)
+
+    def __call__(self, results: dict) -> dict:
+        for key in self.keys:
+            results[key] = to_tensor(np.asarray(results[key]).transpose(2, 0, 1))
+        return results
+
+
+@TRANSFORMS.register_module()
+class Transpose(Transform):
+    """``results[key].transpose(order)`` for each of ``keys``."""
+
+    def __init__(self, keys, order):
+        self.keys = [keys] if isinstance(keys, str) else list(keys)
+        self.order = tuple(order)
+
+    def __call__(self, results: dict) -> dict:
+        for key in self.keys:
+            results[key] = results[key].transpose(self.order)
+        return results
+
+
+@TRANSFORMS.register_module()
+class Rename(Transform):
+    """Rename result keys by ``mapping`` {old: new}; missing old keys are skipped."""
+
+    def __init__(self, mapping: dict):
+        self.mapping = dict(mapping)
+
+    def __call__(self, results: dict) -> dict:
+        for old, new in self.mapping.items():
+            if old in results:
+                if new in results:
+                    raise KeyError(f'Rename: cannot rename {old!r} to {new!r}, which already '
+                                   'exists in the results')
+                results[new] = results.pop(old)
+        return results
+
+
+class DataContainer:
+    """A field value with instructions for the batch collate (MMCV's DataContainer, which
+    ActionLab does not depend on). ``stack=False``: the batch holds a list with one value
+    per sample (e.g. a different number of boxes per image) instead of one stacked tensor.
+    ``padding_value`` and ``cpu_only`` are kept for MMCV compatibility and not used: every
+    field travels to the model's device."""
+
+    def __init__(self, data, stack: bool = False, padding_value: int = 0, cpu_only: bool = False):
+        self.data = data
+        self.stack = stack
+        self.padding_value = padding_value
+        self.cpu_only = cpu_only
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.data!r}, stack={self.stack})'
+
+
+@TRANSFORMS.register_module()
+class ToDataContainer(Transform):
+    """Wrap fields in :class:`DataContainer` so the collate keeps them as per-sample lists.
+
+    ``fields``: dicts with ``key`` (a key or list of keys) and DataContainer arguments, e.g.
+    ``[dict(key=['proposals', 'gt_bboxes', 'gt_labels'], stack=False)]`` as MMAction2's
+    AVA pipelines use; a batch then holds ``batch['gt_bboxes'] = [tensor(n_0, 4),
+    tensor(n_1, 4), ...]``.
+    """
+
+    def __init__(self, fields):
+        self.fields = [dict(f) for f in fields]
+        for field in self.fields:
+            if 'key' not in field:
+                raise KeyError(f'ToDataContainer: each field needs a "key", got {field!r}')
+
+    def __call__(self, results: dict) -> dict:
+        for field in self.fields:
+            options = dict(field)
+            keys = options.pop('key')
+            for key in [keys] if isinstance(keys, str) else keys:
+                results[key] = DataContainer(results[key], **options)
+        return results
