@@ -122,3 +122,24 @@ class JsonLinesWriter:
         line = json.dumps(to_jsonable(dict(record)))
         with self.path.open('a', encoding='utf-8') as f:
             f.write(line + '\n')
+
+
+def read_json_log(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a ``*.log.json`` training log (as written by the text logger hook),
+    without the leading meta-data line (the one without an ``epoch``).
+
+    A file that is not JSON lines is an error naming the file and the line.
+    """
+    path = Path(path)
+    records = []
+    with path.open(encoding='utf-8') as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path}:{number}: not a JSON log line ({e.msg})') from None
+            if isinstance(record, dict) and 'epoch' in record:
+                records.append(record)
+    return records

@@ -4,9 +4,10 @@ The runner owns the loop; everything else (learning-rate schedule, optimizer ste
 checkpoints, evaluation, logging) is a hook. One training iteration:
 
 1. move the batch's tensors to the device;
-2. ``outputs = model(**batch, return_loss=True)`` and ``parse_losses(outputs)``;
-3. hooks ``after_train_iter``: the optimizer hook zeroes the gradients,
-   back-propagates, clips and steps; logger hooks log; ...
+2. ``outputs = model(**batch, return_loss=True)`` (under ``torch.autocast`` when
+   mixed precision is on) and ``parse_losses(outputs)``;
+3. hooks ``after_train_iter``: the optimizer hook checks the loss, back-propagates,
+   clips and steps; logger hooks log; ...
 
 ``workflow=[('train', 1), ('val', 1)]`` alternates a training epoch with an epoch
 that only computes the losses on a second loader (no gradients, no update).
@@ -18,17 +19,19 @@ does not depend on what ran before it: resuming from ``epoch_k.pth`` reproduces 
 uninterrupted run exactly, with deterministic kernels (see
 :func:`actionlab.engine.seeding.set_random_seed`) and without ``persistent_workers``
 (persistent workers keep their random streams from one epoch to the next).
+
+:class:`OmniSourceRunner` trains on several loaders at once (MMAction2's OmniSource).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
 import os
 import shutil
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,15 @@ from actionlab.engine.checkpoint import (
     state_dict_of,
 )
 from actionlab.engine.distributed import get_dist_info
-from actionlab.engine.hooks import HOOKS, Hook, Priority, build_lr_hook, get_priority
+from actionlab.engine.hooks import (
+    HOOKS,
+    Hook,
+    LoggerHook,
+    Priority,
+    build_lr_hook,
+    build_momentum_hook,
+    get_priority,
+)
 from actionlab.engine.seeding import derive_seed, load_rng_state, rng_state_dict, seed_everything
 from actionlab.models.recognizers.base import parse_losses
 from actionlab.registry import BuildError
@@ -97,6 +108,23 @@ def to_device(data: Any, device: torch.device, non_blocking: bool = False) -> An
     return data
 
 
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Store ``model``'s 4-D weights channels-last (NHWC) and 5-D ones channels-last-3d
+    (NDHWC), in place, and return it.
+
+    Convolutions then run on the layout oneDNN (CPU) and cuDNN (tensor cores) are
+    fastest with, without reordering their input and output every call: the output of
+    a convolution takes the layout of its weight, so activations, gradients and the
+    optimizer state follow. The numbers are the same up to float rounding.
+    """
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+        elif tensor.dim() == 5:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
+    return model
+
+
 def _batch_size(batch: Mapping) -> int:
     value = batch['imgs'] if 'imgs' in batch else next(iter(batch.values()))
     return value.shape[0] if isinstance(value, torch.Tensor) else len(value)
@@ -138,6 +166,10 @@ class Runner:
         self.data_loader: DataLoader | None = None
         self.log_buffer = LogBuffer()
         self.outputs: dict[str, Any] = {}
+        #: ``torch.autocast`` arguments for the forward pass (set by the fp16 optimizer hook)
+        self.autocast: dict[str, Any] | None = None
+        #: the checkpoint :meth:`resume` continued from, if any
+        self.resumed_from: Path | None = None
         self._hooks: list[Hook] = []
         self._epoch = 0
         self._iter = 0
@@ -206,14 +238,15 @@ class Runner:
                                 timer_config: Mapping | Hook | None = None,
                                 custom_hooks_config: Sequence[Mapping | Hook] | None = None) -> None:
         """Register the default hooks from the usual config sections, with mmcv's priorities:
-        LR (VERY_HIGH), optimizer (ABOVE_NORMAL), checkpoint (NORMAL), timer (LOW),
-        loggers (VERY_LOW), custom hooks (their ``priority``, default NORMAL)."""
+        LR (VERY_HIGH), momentum (HIGH), optimizer (ABOVE_NORMAL), checkpoint (NORMAL),
+        timer (LOW), loggers (VERY_LOW), custom hooks (their ``priority``, default NORMAL)."""
         if lr_config is not None:
             hook = lr_config if isinstance(lr_config, Hook) else build_lr_hook(lr_config)
             self.register_hook(hook, 'VERY_HIGH')
         if momentum_config is not None:
-            raise NotImplementedError('momentum_config (momentum schedules) is not supported yet; '
-                                      'remove it from the config')
+            hook = (momentum_config if isinstance(momentum_config, Hook)
+                    else build_momentum_hook(momentum_config))
+            self.register_hook(hook, 'HIGH')
         self._register_default(optimizer_config, 'OptimizerHook', 'ABOVE_NORMAL')
         self._register_default(checkpoint_config, 'CheckpointHook', 'NORMAL')
         self._register_default(timer_config if timer_config is not None else {}, 'IterTimerHook', 'LOW')
@@ -239,11 +272,15 @@ class Runner:
         if 'interval' not in log_config:
             raise BuildError(f'log_config needs an interval: {dict(log_config)!r}')
         for info in log_config.get('hooks', []):
-            if info.get('type') not in HOOKS:
-                raise BuildError(f"log_config.hooks: '{info.get('type')}' is not available in this "
-                                 f"version of ActionLab (available: TextLoggerHook); remove it")
-            hook = HOOKS.build(info, interval=log_config['interval'])
-            self.register_hook(hook, 'VERY_LOW')
+            info = dict(info)
+            priority = info.pop('priority', 'VERY_LOW')
+            name = info.get('type')
+            if name not in HOOKS or not issubclass(HOOKS.get(name), LoggerHook):
+                available = [k for k in HOOKS.keys() if isinstance(HOOKS.get(k), type)
+                             and issubclass(HOOKS.get(k), LoggerHook)]
+                raise BuildError(f"log_config.hooks: '{name}' is not a logger hook of ActionLab "
+                                 f"(available: {', '.join(available)})")
+            self.register_hook(HOOKS.build(info, interval=log_config['interval']), priority)
 
     def call_hook(self, stage: str) -> None:
         for hook in self._hooks:
@@ -280,7 +317,7 @@ class Runner:
         if self._max_epochs is None:
             raise ValueError('the number of training epochs is not set (total_epochs)')
         train_loader = data_loaders[[mode for mode, _ in workflow].index('train')]
-        self._max_iters = self._max_epochs * len(train_loader)
+        self._max_iters = self._max_epochs * self._epoch_len(train_loader)
 
         self.logger.info('Start running, host: %s, work_dir: %s', socket.gethostname(), self.work_dir)
         self.logger.info('Hooks will be executed in the following order:\n%s', self.get_hook_info())
@@ -297,22 +334,39 @@ class Runner:
                         self.val(loader)
         self.call_hook('after_run')
 
+    @staticmethod
+    def _epoch_len(train_loader: DataLoader) -> int:
+        """Iterations in a training epoch over ``train_loader``."""
+        return len(train_loader)
+
     def train(self, data_loader: DataLoader) -> None:
         """One training epoch."""
+        self._train_epoch(data_loader, [data_loader])
+
+    def _train_epoch(self, main: DataLoader, loaders: Sequence[DataLoader]) -> None:
+        """One pass over ``main`` (``loaders`` are all the loaders the epoch draws from)."""
         self.model.train()
         self.mode = 'train'
-        self.data_loader = data_loader
-        self._max_iters = self._max_epochs * len(data_loader)
-        self._start_epoch(data_loader)
+        self.data_loader = main
+        self._max_iters = self._max_epochs * len(main)
+        self._start_epoch(loaders)
         self.call_hook('before_train_epoch')
-        for i, batch in enumerate(data_loader):
+        for i, batch in enumerate(main):
             self._inner_iter = i
-            self.call_hook('before_train_iter')
-            self.run_iter(batch, train_mode=True)
-            self.call_hook('after_train_iter')
+            self.train_step(batch)
+            self._extra_steps()
             self._iter += 1
         self.call_hook('after_train_epoch')
         self._epoch += 1
+
+    def train_step(self, batch: Mapping, source: str = '') -> None:
+        """One training step on ``batch``, with the iteration hooks around it."""
+        self.call_hook('before_train_iter')
+        self.run_iter(batch, source=source)
+        self.call_hook('after_train_iter')
+
+    def _extra_steps(self) -> None:
+        """Steps on other batches after each main iteration (none here; see OmniSourceRunner)."""
 
     @torch.no_grad()
     def val(self, data_loader: DataLoader) -> None:
@@ -320,47 +374,49 @@ class Runner:
         self.model.eval()
         self.mode = 'val'
         self.data_loader = data_loader
-        self._start_epoch(data_loader)
+        self._start_epoch([data_loader])
         self.call_hook('before_val_epoch')
         for i, batch in enumerate(data_loader):
             self._inner_iter = i
             self.call_hook('before_val_iter')
-            self.run_iter(batch, train_mode=False)
+            self.run_iter(batch)
             self.call_hook('after_val_iter')
         self.call_hook('after_val_epoch')
 
-    def run_iter(self, batch: Mapping, train_mode: bool) -> None:
-        """Forward one batch and record its losses in ``outputs`` and the log buffer."""
+    def run_iter(self, batch: Mapping, source: str = '') -> None:
+        """Forward one batch and record its losses in ``outputs`` and the log buffer
+        (the logged names get ``source`` appended, e.g. ``loss_cls/aux0``)."""
         batch = to_device(batch, self.device, non_blocking=self.device.type == 'cuda')
-        loss, log_vars = parse_losses(self.model(**batch, return_loss=True))
-        value = float(loss.detach())
-        if train_mode and not math.isfinite(value):
-            raise FloatingPointError(
-                f'the loss is {value} at epoch {self.epoch + 1}, iteration {self.inner_iter + 1}/'
-                f'{len(self.data_loader)} (iteration {self.iter + 1} overall); loss terms: {log_vars}. '
-                'Try a lower learning rate or optimizer_config.grad_clip, and check the data.')
+        autocast = torch.autocast(**self.autocast) if self.autocast else contextlib.nullcontext()
+        with autocast:
+            outputs = self.model(**batch, return_loss=True)
+        loss, log_vars = parse_losses(outputs)
         num_samples = _batch_size(batch)
-        self.log_buffer.update(log_vars, num_samples)
-        self.outputs = {'loss': loss, 'log_vars': log_vars, 'num_samples': num_samples}
+        self.log_buffer.update({name + source: value for name, value in log_vars.items()}, num_samples)
+        self.outputs = {'loss': loss, 'log_vars': log_vars, 'num_samples': num_samples, 'source': source}
 
-    def _start_epoch(self, data_loader: DataLoader) -> None:
+    def _start_epoch(self, data_loaders: Sequence[DataLoader]) -> None:
         """Give the epoch its own generator states (see module doc) and tell samplers the epoch."""
-        samplers = {id(s): s for s in (getattr(data_loader, 'sampler', None),
-                                        getattr(getattr(data_loader, 'batch_sampler', None), 'sampler', None))
-                    if s is not None}
-        for sampler in samplers.values():
-            if hasattr(sampler, 'set_epoch'):
-                sampler.set_epoch(self.epoch)
-        if self.seed is None:
-            return
-        # separate streams for the process's generators and the loader's (which shuffles
-        # and seeds the workers); both differ between ranks like the loader's own seeding
-        seed_everything(derive_seed(self.seed, self.epoch, self.rank, 0))
-        loader_seed = derive_seed(self.seed, self.epoch, self.rank, 1)
-        for generator in [getattr(data_loader, 'generator', None)] + \
-                [getattr(s, 'generator', None) for s in samplers.values()]:
-            if isinstance(generator, torch.Generator):
-                generator.manual_seed(loader_seed)
+        if self.seed is not None:
+            # separate streams for the process's generators and each loader's (which
+            # shuffles and seeds the workers); all differ between ranks like the loader's
+            # own seeding
+            seed_everything(derive_seed(self.seed, self.epoch, self.rank, 0))
+        for index, data_loader in enumerate(data_loaders):
+            samplers = {id(s): s for s in (getattr(data_loader, 'sampler', None),
+                                            getattr(getattr(data_loader, 'batch_sampler', None), 'sampler',
+                                                    None))
+                        if s is not None}
+            for sampler in samplers.values():
+                if hasattr(sampler, 'set_epoch'):
+                    sampler.set_epoch(self.epoch)
+            if self.seed is None:
+                continue
+            loader_seed = derive_seed(self.seed, self.epoch, self.rank, 1 + index)
+            for generator in [getattr(data_loader, 'generator', None)] + \
+                    [getattr(s, 'generator', None) for s in samplers.values()]:
+                if isinstance(generator, torch.Generator):
+                    generator.manual_seed(loader_seed)
 
     # ----------------------------------------------------------- checkpoints
     def save_checkpoint(self, out_dir: str | os.PathLike, filename_tmpl: str = 'epoch_{}.pth',
@@ -401,10 +457,13 @@ class Runner:
             raise CheckpointError(f'{checkpoint} has no epoch/iter in its meta, so training cannot resume '
                                   'from it; use load_from to start from its weights instead')
         self.logger.info('resume from %s', checkpoint)
+        self.resumed_from = Path(checkpoint)
         load_state_dict(self.model, state_dict_of(ckpt), log=self.logger)
         self._epoch = int(meta['epoch'])
         self._iter = int(meta['iter'])
         self.meta.setdefault('hook_msgs', {}).update(meta.get('hook_msgs', {}))
+        if 'fp16' in meta:  # the loss scaler's state (see Fp16OptimizerHook)
+            self.meta['fp16'] = meta['fp16']
         if resume_optimizer and self.optimizer is not None and 'optimizer' in ckpt:
             try:
                 self.optimizer.load_state_dict(ckpt['optimizer'])
@@ -414,6 +473,64 @@ class Runner:
         if 'rng_state' in ckpt:
             load_rng_state(ckpt['rng_state'])
         self.logger.info('resumed epoch %d, iter %d', self.epoch, self.iter)
+
+
+def _cycle(loader: DataLoader) -> Iterator:
+    """The batches of ``loader`` over and over (a new pass whenever one ends)."""
+    while True:
+        yield from loader
+
+
+class OmniSourceRunner(Runner):
+    """Training on a main loader plus auxiliary ones (OmniSource; Duan et al., "Omni-sourced
+    Webly-supervised Learning for Video Recognition", ECCV 2020).
+
+    An epoch is one pass over ``data_loaders[0]``. After each main iteration whose index
+    is a multiple of ``train_ratio[0]``, auxiliary loader ``i`` contributes
+    ``train_ratio[i + 1]`` batches, each a training step of its own: the iteration hooks
+    (optimizer step included) run for it as for the main batch, at the same iteration
+    count. Auxiliary loaders start over when they run out. Their losses are logged
+    with a ``/aux{i}`` suffix (``loss_cls/aux0``), in the log line of the next main
+    iteration. Only ``workflow=[('train', n)]`` is supported, as in MMAction2.
+
+    Args:
+        train_ratio: one int per loader (default all 1); see above.
+        Other arguments: see :class:`Runner`.
+    """
+
+    def __init__(self, *args, train_ratio: Sequence[int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_ratio = [int(r) for r in train_ratio] if train_ratio is not None else None
+        self._aux_batches: list[Iterator] = []
+
+    def run(self, data_loaders: Sequence[DataLoader], workflow: Sequence[Sequence],
+            max_epochs: int | None = None) -> None:
+        """Train on all of ``data_loaders`` (main first) until ``max_epochs`` epochs are done."""
+        workflow = [(str(mode), int(epochs)) for mode, epochs in workflow]
+        if len(workflow) != 1 or workflow[0][0] != 'train':
+            raise ValueError(f"OmniSource training supports only workflow=[('train', n)], got {workflow}")
+        ratio = self.train_ratio or [1] * len(data_loaders)
+        if len(ratio) != len(data_loaders) or any(r < 1 for r in ratio):
+            raise ValueError(f'data.train_ratio must give a positive int for each of the '
+                             f'{len(data_loaders)} training datasets, got {ratio}')
+        self.train_ratio = ratio
+        super().run([list(data_loaders)], workflow, max_epochs)
+
+    @staticmethod
+    def _epoch_len(train_loader: Sequence[DataLoader]) -> int:
+        return len(train_loader[0])
+
+    def train(self, data_loaders: Sequence[DataLoader]) -> None:
+        """One epoch over the main loader, interleaved with auxiliary batches."""
+        self._aux_batches = [_cycle(loader) for loader in data_loaders[1:]]
+        self._train_epoch(data_loaders[0], data_loaders)
+
+    def _extra_steps(self) -> None:
+        if self._iter % self.train_ratio[0]:
+            return
+        for index, (batches, times) in enumerate(zip(self._aux_batches, self.train_ratio[1:], strict=True)):
+            for _ in range(times):
+                self.train_step(next(batches), source=f'/aux{index}')
 
 
 def _priority_name(priority: int) -> str:

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from actionlab.apis.test import single_gpu_test
-from actionlab.apis.train import train_model
+from actionlab.apis.train import find_latest_checkpoint, train_model
 from actionlab.config import Config
 from actionlab.data.datasets import build_dataset
 from actionlab.data.loader import build_dataloader
@@ -174,10 +174,67 @@ def test_load_from_starts_a_new_run_from_the_weights(tmp_path, make_cfg, determi
 
 def test_config_errors(tmp_path, make_cfg):
     model = build_model(MODEL)
-    with pytest.raises(NotImplementedError, match=r"PreciseBN \(config key 'precise_bn'\)"):
-        train_model(model, [], make_cfg(tmp_path, precise_bn=dict(num_iters=10)))
+    with pytest.raises(NotImplementedError, match=r"multigrid training \(config key 'multigrid'\)"):
+        train_model(model, [], make_cfg(tmp_path, multigrid=dict(long_cycle=True)))
     with pytest.raises(ValueError, match='total_epochs'):
         train_model(model, [], make_cfg(tmp_path, total_epochs=None))
+    with pytest.raises(RuntimeError, match='needs an initialised process group'):
+        train_model(model, [], make_cfg(tmp_path), distributed=True)
+    cfg = make_cfg(tmp_path, fp16=dict(loss_scale=512.0), optimizer_config=dict(type='MyOptimizerHook'))
+    with pytest.raises(ValueError, match="fp16 cannot be combined with optimizer_config.type='MyOptimizer"):
+        run(cfg)
+
+
+def test_mixed_precision_precise_bn_and_channels_last(tmp_path, make_cfg, deterministic, caplog):
+    cfg = make_cfg(tmp_path / 'amp', total_epochs=1, fp16=dict(loss_scale='dynamic'),
+                   precise_bn=dict(num_iters=2, interval=1))
+    with caplog.at_level(logging.INFO):
+        runner = run(cfg)
+    assert runner.autocast == dict(device_type='cpu', dtype=torch.bfloat16)
+    assert 'mixed precision: torch.bfloat16 autocast on cpu, no loss scaling' in caplog.text
+    assert 'PreciseBN: updated the statistics of 20 BN layers from 2 batches' in caplog.text
+    hooks = [type(h).__name__ for h in runner.hooks]
+    assert hooks[0] == 'PreciseBNHook' and 'Fp16OptimizerHook' in hooks
+    conv = runner.model.backbone.conv1.conv.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert conv.dtype == torch.float32
+    plain = run(make_cfg(tmp_path / 'plain', total_epochs=1, channels_last=False))
+    assert plain.model.backbone.conv1.conv.weight.is_contiguous()
+
+
+def test_auto_resume_continues_from_latest(tmp_path, make_cfg, deterministic, caplog):
+    work_dir = tmp_path / 'work'
+    run(make_cfg(work_dir, total_epochs=1, log_config=None))
+    with caplog.at_level(logging.INFO):
+        resumed = run(make_cfg(work_dir, total_epochs=2, auto_resume=True, log_config=None))
+    assert f'auto_resume: resuming from {work_dir / "latest.pth"}' in caplog.text
+    assert (resumed.epoch, resumed.iter) == (2, 4)
+    straight = run(make_cfg(tmp_path / 'straight', total_epochs=2, auto_resume=True, log_config=None))
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_find_latest_checkpoint(tmp_path):
+    assert find_latest_checkpoint(tmp_path) is None
+    for name in ('epoch_2.pth', 'epoch_10.pth', 'iter_3.pth', 'best_top1_acc_epoch_12.pth', 'epoch_x.pth'):
+        (tmp_path / name).touch()
+    assert find_latest_checkpoint(tmp_path) == tmp_path / 'epoch_10.pth'
+    (tmp_path / 'latest.pth').symlink_to('epoch_2.pth')
+    assert find_latest_checkpoint(tmp_path) == tmp_path / 'latest.pth'
+
+
+def test_omnisource_training(tmp_path, make_cfg, deterministic):
+    cfg = make_cfg(tmp_path, total_epochs=1, omnisource=True)
+    cfg.data.update(train_ratio=[1, 2], omni_videos_per_gpu=[4, 2])
+    set_random_seed(cfg.seed, deterministic=True)
+    datasets = [build_dataset(cfg.data.train), build_dataset(cfg.data.train)]
+    runner = train_model(build_model(cfg.model), datasets, cfg, timestamp='omni')
+    assert type(runner).__name__ == 'OmniSourceRunner' and runner.iter == 2
+    records = [json.loads(line) for line in (tmp_path / 'omni.log.json').read_text().splitlines()[1:]]
+    # one record per main iteration; the auxiliary steps' losses show up from the second on
+    train = [r for r in records if r['mode'] == 'train']
+    assert [r['iter'] for r in train] == [1, 2] and 'loss_cls/aux0' not in train[0]
+    assert {'loss_cls', 'loss_cls/aux0', 'top1_acc/aux0'} <= set(train[1])
 
 
 def test_single_gpu_test_returns_scores_in_dataset_order(make_cfg, tmp_path):

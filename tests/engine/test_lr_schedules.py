@@ -12,6 +12,7 @@ from actionlab.engine.lr_schedules import (
     TrainProgress,
     Warmup,
     build_lr_schedule,
+    policy_type,
 )
 from actionlab.registry import BuildError
 
@@ -31,8 +32,10 @@ def test_registry_and_policy_names():
     assert isinstance(build_lr_schedule(dict(policy='step', step=[2])), StepSchedule)
     assert isinstance(build_lr_schedule(dict(policy='fixed')), FixedSchedule)
     assert isinstance(build_lr_schedule(dict(policy='CosineAnnealing', min_lr=0)), CosineAnnealingSchedule)
-    with pytest.raises(BuildError, match='Poly'):
-        build_lr_schedule(dict(policy='poly', power=0.9))
+    for policy in ('poly', 'exp', 'inv', 'CosineRestart', 'FlatCosineAnnealing', 'cyclic'):
+        assert policy_type(policy) in LR_SCHEDULES
+    with pytest.raises(BuildError, match='OneCycle'):
+        build_lr_schedule(dict(policy='OneCycle', max_lr=0.1))
     with pytest.raises(BuildError, match='gamma'):
         build_lr_schedule(dict(policy='step', step=[2], gama=0.5))
 
@@ -121,6 +124,67 @@ def test_schedule_is_pure_and_tuple_steps():
     first = [schedule.get_lr(BASE, at(e, e * 10)) for e in range(6)]
     assert [schedule.get_lr(BASE, at(e, e * 10)) for e in range(6)] == first
     assert schedule.step == [2, 4]
+
+
+@pytest.mark.parametrize('by_epoch', [True, False])
+def test_poly_exp_inv(by_epoch):
+    poly = build_lr_schedule(dict(policy='poly', power=0.9, min_lr=1e-4, by_epoch=by_epoch))
+    exp = build_lr_schedule(dict(policy='exp', gamma=0.9, by_epoch=by_epoch))
+    inv = build_lr_schedule(dict(policy='inv', gamma=0.01, power=0.75, by_epoch=by_epoch))
+    for it in (0, 9, 10, 55, 99):
+        progress, total = (it // 10, 10) if by_epoch else (it, 100)
+        p = at(it // 10, it)
+        assert poly.get_lr(BASE, p) == pytest.approx((BASE - 1e-4) * (1 - progress / total) ** 0.9 + 1e-4,
+                                                      rel=1e-12)
+        assert exp.get_lr(BASE, p) == pytest.approx(BASE * 0.9 ** progress, rel=1e-12)
+        assert inv.get_lr(BASE, p) == pytest.approx(BASE * (1 + 0.01 * progress) ** -0.75, rel=1e-12)
+    assert poly.get_lr(BASE, at(0, 0)) == pytest.approx(BASE)
+
+
+def test_cosine_restart():
+    schedule = build_lr_schedule(dict(policy='CosineRestart', periods=[4, 6], restart_weights=[1, 0.5],
+                                      min_lr_ratio=0.1))
+    lrs = [schedule.get_lr(BASE, at(e)) for e in range(10)]
+    target = BASE * 0.1
+    expected = [cosine(BASE, target, e / 4) for e in range(4)]
+    expected += [target + 0.25 * (BASE - target) * (math.cos(math.pi * (e - 4) / 6) + 1)
+                 for e in range(4, 10)]
+    assert lrs == pytest.approx(expected, rel=1e-12)
+    assert lrs[4] == pytest.approx(target + 0.5 * (BASE - target))  # restarts at half the height
+    with pytest.raises(ValueError, match='beyond the CosineRestart periods'):
+        schedule.get_lr(BASE, at(10, 100, max_epochs=12))
+    with pytest.raises(ValueError, match='same length'):
+        build_lr_schedule(dict(policy='CosineRestart', periods=[4, 6], min_lr=0))
+
+
+def test_flat_cosine():
+    schedule = build_lr_schedule(dict(policy='FlatCosineAnnealing', start_percent=0.6, min_lr=0.001))
+    lrs = [schedule.get_lr(BASE, at(e)) for e in range(10)]
+    assert lrs[:7] == [BASE] * 7
+    assert lrs[7:] == pytest.approx([cosine(BASE, 0.001, (e - 6) / 4) for e in range(7, 10)], rel=1e-12)
+
+
+@pytest.mark.parametrize('strategy', ['cos', 'linear'])
+def test_cyclic_two_cycles_with_gamma(strategy):
+    """100 iterations, 2 cycles of 50: 20 up to 10x, 30 down to 1e-4x; cycle 2 peaks at 1 + 0.5 * 9."""
+    schedule = build_lr_schedule(dict(policy='cyclic', target_ratio=[10, 1e-4], cyclic_times=2,
+                                      step_ratio_up=0.4, anneal_strategy=strategy, gamma=0.5, by_epoch=False))
+
+    def anneal(start, end, f):
+        return cosine(start, end, f) if strategy == 'cos' else start + (end - start) * f
+
+    for it in range(100):
+        cycle, i = divmod(it, 50)
+        peak = 10 if cycle == 0 else 1 - 0.5 + 10 * 0.5
+        if i < 20:
+            expected = anneal(BASE, BASE * peak, i / 20)
+        else:
+            expected = anneal(BASE * peak, BASE * 1e-4, (i - 20) / 30)
+        assert schedule.get_lr(BASE, at(it // 10, it)) == pytest.approx(expected, rel=1e-12), it
+    single = build_lr_schedule(dict(policy='cyclic', target_ratio=5.0, by_epoch=False))
+    assert single.target_ratio == (5.0, 5e-5)
+    with pytest.raises(ValueError, match='by_epoch=False'):
+        build_lr_schedule(dict(policy='cyclic', by_epoch=True))
 
 
 class RecordLr(Hook):

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from actionlab.engine.checkpoint import CheckpointError, save_checkpoint
 from actionlab.engine.hooks import Hook
-from actionlab.engine.runner import LogBuffer, Runner, to_device
+from actionlab.engine.runner import LogBuffer, OmniSourceRunner, Runner, to_channels_last, to_device
 from actionlab.engine.seeding import set_random_seed
 
 
@@ -188,3 +188,44 @@ def test_training_on_cuda(tmp_path, make_runner, make_loader, tiny_model):
     for key, value in runner.model.state_dict().items():
         assert torch.equal(fresh.model.state_dict()[key], value)
     assert fresh.optimizer.state_dict()['state'][0]['momentum_buffer'].is_cuda
+
+
+def test_omnisource_runner_interleaves_auxiliary_batches(tmp_path, make_loader, toy_dataset, tiny_model):
+    """Main loader: 4 batches of 8; auxiliary: 3 batches of 2, 3 of them after every 2nd main
+    iteration (train_ratio [2, 3]): per epoch 4 + 2 x 3 steps, the auxiliary loader cycling."""
+    torch.manual_seed(0)
+    model = tiny_model()
+    runner = OmniSourceRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), work_dir=tmp_path,
+                              max_epochs=2, seed=0, train_ratio=[2, 3])
+    steps = []
+
+    class Steps(Hook):
+        def after_train_iter(self, runner):
+            steps.append((runner.iter, runner.outputs['num_samples']))
+
+    runner.register_training_hooks(None, {})
+    runner.register_hook(Steps())
+    runner.run([make_loader(batch_size=8), make_loader(toy_dataset(6), batch_size=2)], [('train', 1)])
+    epoch = [(0, 8), (0, 2), (0, 2), (0, 2), (1, 8), (2, 8), (2, 2), (2, 2), (2, 2), (3, 8)]
+    assert steps == epoch + [(it + 4, n) for it, n in epoch]
+    assert (runner.epoch, runner.iter, runner.max_iters) == (2, 8, 8)
+    assert {'loss_cls/aux0', 'top1_acc/aux0', 'loss/aux0', 'loss_cls'} <= set(runner.log_buffer.val_history)
+    with pytest.raises(ValueError, match=r"only workflow=\[\('train', n\)\]"):
+        runner.run([make_loader(), make_loader()], [('train', 1), ('val', 1)])
+    bad = OmniSourceRunner(model, runner.optimizer, max_epochs=1, train_ratio=[1])
+    with pytest.raises(ValueError, match='train_ratio must give a positive int for each of the 2'):
+        bad.run([make_loader(), make_loader()], [('train', 1)])
+
+
+def test_to_channels_last_keeps_the_function():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(0),
+                                torch.nn.Unflatten(0, (1, 4, 6, 6)), torch.nn.Conv3d(1, 2, (1, 3, 3)))
+    x = torch.randn(1, 3, 8, 8)
+    expected = model(x)
+    assert to_channels_last(model) is model
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model[0].weight.is_contiguous()
+    assert model[4].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert model[1].weight.is_contiguous()  # 1-D tensors have one layout
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)

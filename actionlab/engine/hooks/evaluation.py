@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch.distributed as dist
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 
+from actionlab.engine.distributed import get_dist_info
 from actionlab.engine.hooks.base import HOOKS, Hook
 
 if TYPE_CHECKING:
@@ -128,15 +132,21 @@ class EvalHook(Hook):
             return (current + 1) % self.interval == 0
         return current + 1 >= self.start and (current + 1 - self.start) % self.interval == 0
 
-    def _do_evaluate(self, runner: Runner) -> None:
+    def _results(self, runner: Runner) -> list | None:
+        """The model's outputs on the validation loader (None on ranks that only helped)."""
         test_fn = self.test_fn
         if test_fn is None:
             # imported here: actionlab.apis imports the engine, not the other way round
             from actionlab.apis.test import single_gpu_test
             test_fn = single_gpu_test
+        return test_fn(runner.model, self.dataloader)
+
+    def _do_evaluate(self, runner: Runner) -> None:
         was_training = runner.model.training
-        results = test_fn(runner.model, self.dataloader)
+        results = self._results(runner)
         runner.model.train(was_training)
+        if results is None:
+            return
         metrics = self.dataloader.dataset.evaluate(results, logger=runner.logger, **self.eval_kwargs)
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         runner.log_buffer.output.update(metrics)
@@ -167,3 +177,44 @@ class EvalHook(Hook):
         runner.save_checkpoint(runner.work_dir, name, create_symlink=False)
         runner.logger.info('Now best checkpoint is saved as %s. Best %s is %.4f at %s.',
                            name, self.key_indicator, score, current.replace('_', ' '))
+
+
+@HOOKS.register_module()
+class DistEvalHook(EvalHook):
+    """:class:`EvalHook` for distributed training: every process scores its share of the
+    validation set (``multi_gpu_test``), rank 0 gathers the results, evaluates, logs and
+    keeps the best checkpoint.
+
+    Args:
+        dataloader: a loader with a ``DistributedSampler`` that does not shuffle
+            (``build_dataloader(dataset, ..., dist=True, shuffle=False)``).
+        tmpdir: folder shared by all processes for gathering results through files
+            (default ``<work_dir>/.eval_hook``); unused with ``gpu_collect``.
+        gpu_collect: gather the results through the process group instead of files.
+        broadcast_bn_buffers: copy rank 0's BN statistics to every process first
+            (DDP does not keep them in sync), so all processes evaluate the same model.
+        Other arguments: see :class:`EvalHook`.
+    """
+
+    def __init__(self, dataloader: DataLoader, start: int | None = None, interval: int = 1,
+                 by_epoch: bool = True, save_best: str | None = 'auto', rule: str | None = None,
+                 broadcast_bn_buffers: bool = True, tmpdir: str | os.PathLike | None = None,
+                 gpu_collect: bool = False, **kwargs):
+        super().__init__(dataloader, start=start, interval=interval, by_epoch=by_epoch,
+                         save_best=save_best, rule=rule, **kwargs)
+        self.broadcast_bn_buffers = broadcast_bn_buffers
+        self.tmpdir = tmpdir
+        self.gpu_collect = gpu_collect
+
+    def _results(self, runner: Runner) -> list | None:
+        from actionlab.apis.test import multi_gpu_test
+
+        rank, world_size = get_dist_info()
+        if self.broadcast_bn_buffers and world_size > 1:
+            for module in runner.model.modules():
+                if isinstance(module, _BatchNorm) and module.track_running_stats:
+                    dist.broadcast(module.running_mean, 0)
+                    dist.broadcast(module.running_var, 0)
+        tmpdir = self.tmpdir if self.tmpdir is not None else Path(runner.work_dir) / '.eval_hook'
+        results = multi_gpu_test(runner.model, self.dataloader, tmpdir=tmpdir, gpu_collect=self.gpu_collect)
+        return results if rank == 0 else None

@@ -9,11 +9,19 @@ and one JSON object per logged iteration or validation in ``<timestamp>.log.json
     {"mode": "val", "epoch": 1, "iter": 30, "lr": 0.01, "top1_acc": 0.4, ...}
 
 The first line of the JSON log holds the run's meta data (config text, seed, ...).
+``memory`` is the peak GPU memory in MiB on a GPU and the peak resident memory of
+the process on a CPU.
+
+:class:`TensorboardLoggerHook` (needs the ``tensorboard`` package) and
+:class:`WandbLoggerHook` (needs ``wandb``) send the same values to those tools, as
+``train/loss_cls``, ``val/top1_acc``, ``learning_rate``, ``momentum``.
 """
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
+import resource
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +67,8 @@ class LoggerHook(Hook):
         runner.log_buffer.clear()
 
     def after_train_iter(self, runner: Runner) -> None:
+        if runner.outputs.get('source'):
+            return  # an auxiliary OmniSource step: its values go out with the next main iteration's
         if self.by_epoch:
             due = self.every_n_inner_iters(runner, self.interval)
         else:
@@ -94,6 +104,23 @@ class LoggerHook(Hook):
 
     def get_iter(self, runner: Runner, inner_iter: bool = False) -> int:
         return (runner.inner_iter if self.by_epoch and inner_iter else runner.iter) + 1
+
+    def get_loggable_tags(self, runner: Runner, allow_text: bool = False,
+                          tags_to_skip: tuple[str, ...] = ('time', 'data_time')) -> dict[str, Any]:
+        """The logged values as ``{'<mode>/<name>': value}`` plus ``learning_rate`` and
+        ``momentum`` (of the first parameter group), for the dashboards."""
+        mode = self.get_mode(runner)
+        tags: dict[str, Any] = {}
+        for name, value in runner.log_buffer.output.items():
+            if name in tags_to_skip or (isinstance(value, str) and not allow_text):
+                continue
+            if isinstance(value, (int, float, str)):
+                tags[f'{mode}/{name}'] = value
+        group = runner.optimizer.param_groups[0]
+        tags['learning_rate'] = group['lr']
+        if 'momentum' in group or 'betas' in group:
+            tags['momentum'] = group['momentum'] if 'momentum' in group else group['betas'][0]
+        return tags
 
 
 @HOOKS.register_module()
@@ -167,8 +194,110 @@ class TextLoggerHook(LoggerHook):
 
 
 def _max_memory_mb(runner: Runner) -> int:
-    """Peak CUDA memory of the runner's device in MiB (0 on CPU)."""
+    """Peak CUDA memory of the runner's device in MiB; on a CPU the peak resident memory
+    of the process."""
     device = runner.device
     if device.type != 'cuda' or not torch.cuda.is_available():
-        return 0
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
     return int(torch.cuda.max_memory_allocated(device) // (1024 * 1024))
+
+
+def _import_extra(module: str, hook: str, extra: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f'{hook} needs the {extra!r} package, which is not installed: '
+                          f'pip install "actionlab[{extra}]" (or remove {hook} from log_config.hooks)') from e
+
+
+@HOOKS.register_module()
+class TensorboardLoggerHook(LoggerHook):
+    """Write the logged values as TensorBoard scalars (``tensorboard --logdir work_dir/tf_logs``).
+
+    Args:
+        log_dir: event-file folder (default ``<work_dir>/tf_logs``).
+        interval, ignore_last, reset_flag, by_epoch: see :class:`LoggerHook`.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike | None = None, interval: int = 10,
+                 ignore_last: bool = True, reset_flag: bool = False, by_epoch: bool = True):
+        super().__init__(interval, ignore_last, reset_flag, by_epoch)
+        _import_extra('tensorboard', 'TensorboardLoggerHook', 'tensorboard')
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.writer = None
+
+    def before_run(self, runner: Runner) -> None:
+        super().before_run(runner)
+        if not is_main_process():
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.log_dir = self.log_dir or Path(runner.work_dir) / 'tf_logs'
+        self.writer = SummaryWriter(str(self.log_dir))
+
+    def log(self, runner: Runner) -> None:
+        if self.writer is None:
+            return
+        step = self.get_iter(runner)
+        for tag, value in self.get_loggable_tags(runner, allow_text=True).items():
+            if isinstance(value, str):
+                self.writer.add_text(tag, value, step)
+            else:
+                self.writer.add_scalar(tag, value, step)
+
+    def after_run(self, runner: Runner) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@HOOKS.register_module()
+class WandbLoggerHook(LoggerHook):
+    """Send the logged values to Weights & Biases.
+
+    Args:
+        init_kwargs: arguments of ``wandb.init`` (project, name, config, ...).
+        commit: passed to ``wandb.log``.
+        with_step: log at the iteration as wandb's step (else as a ``global_step`` value).
+        log_artifact: upload the work_dir's files ending in ``out_suffix`` at the end.
+        out_suffix: which files :attr:`log_artifact` uploads.
+        interval, ignore_last, reset_flag, by_epoch: see :class:`LoggerHook`.
+    """
+
+    def __init__(self, init_kwargs: dict | None = None, interval: int = 10, ignore_last: bool = True,
+                 reset_flag: bool = False, commit: bool = True, by_epoch: bool = True,
+                 with_step: bool = True, log_artifact: bool = True,
+                 out_suffix: str | tuple[str, ...] = ('.log.json', '.log', '.py')):
+        super().__init__(interval, ignore_last, reset_flag, by_epoch)
+        self.wandb = _import_extra('wandb', 'WandbLoggerHook', 'wandb')
+        self.init_kwargs = dict(init_kwargs or {})
+        self.commit = commit
+        self.with_step = with_step
+        self.log_artifact = log_artifact
+        self.out_suffix = (out_suffix,) if isinstance(out_suffix, str) else tuple(out_suffix)
+
+    def before_run(self, runner: Runner) -> None:
+        super().before_run(runner)
+        if is_main_process():
+            self.wandb.init(**self.init_kwargs)
+
+    def log(self, runner: Runner) -> None:
+        if not is_main_process():
+            return
+        tags = self.get_loggable_tags(runner)
+        if not tags:
+            return
+        if self.with_step:
+            self.wandb.log(tags, step=self.get_iter(runner), commit=self.commit)
+        else:
+            self.wandb.log({**tags, 'global_step': self.get_iter(runner)}, commit=self.commit)
+
+    def after_run(self, runner: Runner) -> None:
+        if not is_main_process():
+            return
+        if self.log_artifact and runner.work_dir is not None:
+            artifact = self.wandb.Artifact(name='artifacts', type='model')
+            for path in sorted(Path(runner.work_dir).rglob('*')):
+                if path.is_file() and path.name.endswith(self.out_suffix):
+                    artifact.add_file(str(path))
+            self.wandb.log_artifact(artifact)
+        self.wandb.finish()

@@ -18,8 +18,27 @@ if TYPE_CHECKING:
     from actionlab.engine.runner import Runner
 
 
+class ScheduleHook(Hook):
+    """Base of the hooks that set an optimizer value from a schedule before every training
+    epoch and iteration (:meth:`apply`, given where training stands)."""
+
+    def before_train_epoch(self, runner: Runner) -> None:
+        self.apply(runner, self.progress(runner))
+
+    def before_train_iter(self, runner: Runner) -> None:
+        self.apply(runner, self.progress(runner))
+
+    @staticmethod
+    def progress(runner: Runner) -> TrainProgress:
+        return TrainProgress(epoch=runner.epoch, iter=runner.iter, epoch_len=len(runner.data_loader),
+                             max_epochs=runner.max_epochs)
+
+    def apply(self, runner: Runner, progress: TrainProgress) -> None:
+        raise NotImplementedError
+
+
 @HOOKS.register_module()
-class LrUpdaterHook(Hook):
+class LrUpdaterHook(ScheduleHook):
     """Sets each parameter group's lr to ``schedule.get_lr(initial_lr, progress)``.
 
     The base rate of a group is its ``initial_lr`` (recorded from ``lr`` the first
@@ -36,15 +55,7 @@ class LrUpdaterHook(Hook):
             group.setdefault('initial_lr', group['lr'])
         self.base_lrs = [group['initial_lr'] for group in runner.optimizer.param_groups]
 
-    def before_train_epoch(self, runner: Runner) -> None:
-        self._apply(runner)
-
-    def before_train_iter(self, runner: Runner) -> None:
-        self._apply(runner)
-
-    def _apply(self, runner: Runner) -> None:
-        progress = TrainProgress(epoch=runner.epoch, iter=runner.iter,
-                                 epoch_len=len(runner.data_loader), max_epochs=runner.max_epochs)
+    def apply(self, runner: Runner, progress: TrainProgress) -> None:
         for group, base_lr in zip(runner.optimizer.param_groups, self.base_lrs, strict=True):
             group['lr'] = self.schedule.get_lr(base_lr, progress)
 
