@@ -11,10 +11,20 @@ import logging
 import os
 import sys
 
-from actionlab.cli import data, infer, print_config, test, train
+from actionlab.cli import (
+    analyze_logs,
+    data,
+    demo,
+    eval_metric,
+    infer,
+    print_config,
+    report_accuracy,
+    test,
+    train,
+)
 from actionlab.version import __version__
 
-COMMANDS = (train, test, infer, print_config, data)
+COMMANDS = (train, test, infer, print_config, data, analyze_logs, eval_metric, report_accuracy, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,4 +69,4 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from actionlab.registry import BuildError
 
     return (ConfigError, BuildError, CheckpointError, OSError, ValueError, KeyError,
-            FloatingPointError)
+            FloatingPointError, ImportError)
