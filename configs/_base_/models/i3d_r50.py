@@ -11,13 +11,16 @@ model = dict(
         conv_cfg=dict(type='Conv3d'),
         norm_eval=False,
         inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)),
-        zero_init_residual=False),
+        zero_init_residual=False,
+    ),
     cls_head=dict(
         type='I3DHead',
         num_classes=400,
         in_channels=2048,
         spatial_type='avg',
         dropout_ratio=0.5,
-        init_std=0.01),
+        init_std=0.01,
+    ),
     train_cfg=None,
-    test_cfg=dict(average_clips='prob'))
+    test_cfg=dict(average_clips='prob'),
+)

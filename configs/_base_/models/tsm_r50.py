@@ -5,7 +5,8 @@ model = dict(
         pretrained='torchvision://resnet50',
         depth=50,
         norm_eval=False,
-        shift_div=8),
+        shift_div=8,
+    ),
     cls_head=dict(
         type='TSMHead',
         num_classes=400,
@@ -14,6 +15,8 @@ model = dict(
         consensus=dict(type='AvgConsensus', dim=1),
         dropout_ratio=0.5,
         init_std=0.001,
-        is_shift=True),
+        is_shift=True,
+    ),
     train_cfg=None,
-    test_cfg=dict(average_clips='prob'))
+    test_cfg=dict(average_clips='prob'),
+)
