@@ -15,14 +15,18 @@ from actionlab.config import Config
 
 
 def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.PathLike | None = None,
-                    device: str | torch.device = 'cpu', cfg_options: dict | None = None) -> nn.Module:
+                    device: str | torch.device = 'cpu', cfg_options: dict | None = None,
+                    optimize: bool = False) -> nn.Module:
     """Build the recognizer of ``config``, load ``checkpoint`` (if given) and put it in eval mode.
 
     The config is attached as ``model.cfg``; backbone ``pretrained`` weights are not
     loaded (the checkpoint has every weight, and without one the weights are random).
+    ``optimize=True`` applies :func:`~actionlab.models.optimize_for_inference` (BatchNorm
+    folding, channels-last and oneDNN layers on the CPU): same scores within float
+    rounding, 2-3x faster on a CPU, but the model can no longer be trained.
     """
     from actionlab.engine.checkpoint import load_checkpoint
-    from actionlab.models import build_model
+    from actionlab.models import build_model, optimize_for_inference
 
     if isinstance(config, (str, os.PathLike)):
         config = Config.fromfile(config)
@@ -37,7 +41,19 @@ def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.Pat
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu')
     model.cfg = cfg
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if optimize:
+        optimize_for_inference(model)
+    return model
+
+
+def load_label_map(path: str | os.PathLike) -> list[str]:
+    """Class names from a label-map file: one per line, blank lines ignored."""
+    lines = [line.strip() for line in Path(path).read_text(encoding='utf-8').splitlines()]
+    names = [line for line in lines if line]
+    if not names:
+        raise ValueError(f'label map {path} has no class names (one per line expected)')
+    return names
 
 
 def _frame_count(frame_dir: Path, filename_tmpl: str, modality: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, optimize: bool = True) -> None:
     from actionlab.config import DictAction
 
     p.add_argument('config', help='config file (its data.test.pipeline is used)')
@@ -18,6 +18,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument('--device', default=None, help='cpu, cuda or cuda:N (default: cuda:0 if available)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
                    help='override config keys')
+    if optimize:
+        p.add_argument('--no-optimize', dest='optimize', action='store_false',
+                       help='run the model as built, without optimize_for_inference (for debugging)')
 
 
 def _resolution(p: argparse.ArgumentParser, default_algorithm: str) -> None:
@@ -79,7 +82,7 @@ def add_parser(subparsers) -> None:
     w.set_defaults(func=run_webcam)
 
     g = demos.add_parser('gradcam', help='Grad-CAM heatmaps of the predicted class')
-    _common(g)
+    _common(g, optimize=False)
     g.add_argument('video', help='video file or URL, or a frame folder with --use-frames')
     g.add_argument('--use-frames', action='store_true', help='the input is a folder of frames')
     g.add_argument('--target-layer-name', default='backbone/layer4/1/relu',
@@ -98,19 +101,15 @@ def _model(args: argparse.Namespace):
     from actionlab.apis.inference import init_recognizer
 
     device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
-    return init_recognizer(args.config, args.checkpoint, device=device, cfg_options=args.cfg_options)
-
-
-def _labels(path: str) -> list[str]:
-    from actionlab.cli.infer import load_label_map
-
-    return load_label_map(path)
+    return init_recognizer(args.config, args.checkpoint, device=device, cfg_options=args.cfg_options,
+                           optimize=getattr(args, 'optimize', False))
 
 
 def run_video(args: argparse.Namespace) -> int:
     from actionlab.apis.demo import video_demo
+    from actionlab.apis.inference import load_label_map
 
-    results = video_demo(_model(args), args.video, _labels(args.label), out_filename=args.out_filename,
+    results = video_demo(_model(args), args.video, load_label_map(args.label), out_filename=args.out_filename,
                          use_frames=args.use_frames, fps=args.fps, font_scale=args.font_scale,
                          font_color=args.font_color, target_resolution=args.target_resolution,
                          resize_algorithm=args.resize_algorithm)
@@ -124,8 +123,9 @@ def run_video(args: argparse.Namespace) -> int:
 
 def run_long_video(args: argparse.Namespace) -> int:
     from actionlab.apis.demo import long_video_demo
+    from actionlab.apis.inference import load_label_map
 
-    records = long_video_demo(_model(args), args.video, _labels(args.label), out_file=args.out_file,
+    records = long_video_demo(_model(args), args.video, load_label_map(args.label), out_file=args.out_file,
                               out_json=args.out_json, input_step=args.input_step,
                               threshold=args.threshold, stride=args.stride, font_scale=args.font_scale,
                               label_color=args.label_color, msg_color=args.msg_color)
@@ -136,6 +136,7 @@ def run_long_video(args: argparse.Namespace) -> int:
 
 def run_webcam(args: argparse.Namespace) -> int:
     from actionlab.apis.demo import check_display, webcam_demo
+    from actionlab.apis.inference import load_label_map
 
     if args.show:
         try:
@@ -144,7 +145,7 @@ def run_webcam(args: argparse.Namespace) -> int:
             raise SystemExit(f'actionlab demo webcam: {e}') from None
     if not args.out_filename and not args.show:
         print('neither --out-filename nor --show: printing the predictions only')
-    records = webcam_demo(_model(args), args.camera_id, _labels(args.label),
+    records = webcam_demo(_model(args), args.camera_id, load_label_map(args.label),
                           out_filename=args.out_filename, show=args.show, threshold=args.threshold,
                           average_size=args.average_size, inference_fps=args.inference_fps,
                           drawing_fps=args.drawing_fps, font_scale=args.font_scale)

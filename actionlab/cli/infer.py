@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
@@ -16,23 +15,19 @@ def add_parser(subparsers) -> None:
     p.add_argument('--label-map', help='text file with one class name per line')
     p.add_argument('--top-k', type=int, default=5, help='how many classes to print (at most 5)')
     p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    p.add_argument('--no-optimize', dest='optimize', action='store_false',
+                   help='run the model as built, without optimize_for_inference (for debugging)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
                    help='override config keys')
     p.set_defaults(func=run)
 
 
-def load_label_map(path: str | Path) -> list[str]:
-    """Class names from a label-map file: one per line, blank lines ignored."""
-    lines = [line.strip() for line in Path(path).read_text().splitlines()]
-    return [line for line in lines if line]
-
-
 def run(args: argparse.Namespace) -> int:
-    from actionlab.apis.inference import inference_recognizer, init_recognizer
+    from actionlab.apis.inference import inference_recognizer, init_recognizer, load_label_map
 
     labels = load_label_map(args.label_map) if args.label_map else None
     model = init_recognizer(args.config, args.checkpoint, device=args.device,
-                            cfg_options=args.cfg_options)
+                            cfg_options=args.cfg_options, optimize=args.optimize)
     results = inference_recognizer(model, args.input)
     print(f'top-{min(args.top_k, len(results))} predictions for {args.input}:')
     for index, score in results[:args.top_k]:

@@ -35,6 +35,9 @@ def add_parser(subparsers) -> None:
                    help='how clip/crop scores are averaged (overrides model.test_cfg.average_clips)')
     p.add_argument('--fuse-conv-bn', action='store_true',
                    help='fold BatchNorm layers into the convolutions before them (faster, same scores)')
+    p.add_argument('--optimize', action='store_true',
+                   help='also run the convs channels-last and on oneDNN on the CPU (implies '
+                   '--fuse-conv-bn; 2-3x faster on a CPU, same scores within float rounding)')
     p.add_argument('--feature-extraction', action='store_true',
                    help='output pooled backbone features instead of class scores')
     p.add_argument('--plot-confusion', metavar='IMAGE',
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from actionlab.engine.checkpoint import load_checkpoint
     from actionlab.engine.distributed import get_dist_info, init_dist
     from actionlab.models import build_model
+    from actionlab.models import optimize_for_inference
     from actionlab.models.ops import fuse_conv_bn
 
     cfg = Config.fromfile(args.config)
@@ -118,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if args.fuse_conv_bn:
         model = fuse_conv_bn(model.eval())
     model.to(device).eval()
+    if args.optimize:
+        optimize_for_inference(model)
 
     if distributed:
         outputs = multi_gpu_test(model, loader, args.tmpdir, args.gpu_collect)
@@ -179,7 +185,7 @@ def plot_confusion(outputs: Sequence, dataset, image: str, label_map: str | None
     """Plot the confusion matrix of arg-max predictions against ``dataset``'s labels."""
     import numpy as np
 
-    from actionlab.cli.infer import load_label_map
+    from actionlab.apis.inference import load_label_map
     from actionlab.visualization import plot_confusion_matrix
 
     labels = [info['label'] for info in dataset.video_infos]

@@ -8,6 +8,7 @@ from .backbones import ResNet, ResNet3d, ResNetTSM
 from .builder import MODELS, build_backbone, build_head, build_loss, build_model, build_neck, build_recognizer
 from .heads import AudioTSNHead, BaseHead, I3DHead, TSMHead, TSNHead
 from .losses import BCELossWithLogits, CrossEntropyLoss
+from .optimize import optimize_for_inference, retain_freed_memory
 from .recognizers import AudioRecognizer, BaseRecognizer, Recognizer2D, Recognizer3D, parse_losses
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     'build_recognizer', 'ResNet', 'ResNet3d', 'ResNetTSM', 'AudioTSNHead', 'BaseHead', 'I3DHead',
     'TSMHead', 'TSNHead', 'BCELossWithLogits', 'CrossEntropyLoss', 'AudioRecognizer',
     'BaseRecognizer', 'Recognizer2D', 'Recognizer3D', 'parse_losses',
+    'optimize_for_inference', 'retain_freed_memory',
 ]

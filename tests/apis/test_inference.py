@@ -72,6 +72,18 @@ def test_checkpoint_weights_decide_the_prediction(tmp_path, rawframe_dir):
     assert [i for i, _ in top] == [3, 0, 1, 2, 4]
 
 
+def test_optimized_recognizer_predicts_the_same(tmp_path, rawframe_dir):
+    cfg = _config(RAWFRAME_HEAD)
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(init_recognizer(cfg), tmp_path / 'model.pth')
+    plain = inference_recognizer(init_recognizer(cfg, ckpt), rawframe_dir.path)
+    optimized_model = init_recognizer(cfg, ckpt, optimize=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in optimized_model.modules())
+    optimized = inference_recognizer(optimized_model, rawframe_dir.path)
+    assert [i for i, _ in optimized] == [i for i, _ in plain]
+    np.testing.assert_allclose([s for _, s in optimized], [s for _, s in plain], rtol=1e-4)
+
+
 def test_outputs_of_named_modules(rawframe_dir):
     model = init_recognizer(_config(RAWFRAME_HEAD))
     top, feats = inference_recognizer(model, rawframe_dir.path, outputs=['backbone', 'cls_head'],

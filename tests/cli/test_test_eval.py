@@ -65,6 +65,11 @@ def test_test_eval_out_and_fused_conv_bn(setup, tmp_path, capsys):
                  '--out', str(tmp_path / 'fused.json'), *options]) == 0
     fused = json.loads((tmp_path / 'fused.json').read_text())
     np.testing.assert_allclose(fused, np.stack(scores), rtol=1e-4, atol=1e-5)
+    # ... and neither do channels-last and the oneDNN layers
+    assert main(['test', CONFIG, checkpoint, '--optimize', '--average-clips', 'score',
+                 '--out', str(tmp_path / 'optimized.json'), *options]) == 0
+    optimized = json.loads((tmp_path / 'optimized.json').read_text())
+    np.testing.assert_allclose(optimized, np.stack(scores), rtol=1e-4, atol=1e-5)
 
 
 def test_test_feature_extraction_with_out_items(setup, tmp_path):
