@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
-from actionlab.apis.test import multi_gpu_test
+from actionlab.apis.test import evaluate_kwargs, multi_gpu_test
 from actionlab.config import Config
 from actionlab.data.datasets import build_dataset
 from actionlab.data.loader import build_dataloader
@@ -28,10 +28,7 @@ from actionlab.version import __version__
 # config features of MMAction2 0.24.1 that ActionLab does not offer yet
 _UNSUPPORTED = {'multigrid': 'multigrid training', 'module_hooks': 'module hooks'}
 
-# evaluation keys that configure the EvalHook rather than dataset.evaluate
-_EVAL_HOOK_KEYS = ('interval', 'tmpdir', 'start', 'gpu_collect', 'save_best', 'rule', 'by_epoch',
-                   'broadcast_bn_buffers')
-# ... of which these only mean something to the distributed hook
+# evaluation keys that only mean something to the distributed evaluation hook
 _DIST_EVAL_KEYS = ('tmpdir', 'gpu_collect', 'broadcast_bn_buffers')
 
 # optimizer_config types that the fp16 config turns into Fp16OptimizerHook
@@ -246,7 +243,7 @@ def _test_checkpoints(runner: Runner, cfg: Config, test: Mapping, loader_setting
     test_loader = build_dataloader(test_dataset, **{**loader_setting, 'shuffle': False,
                                                     **data.get('test_dataloader', {})})
     evaluation = cfg.get('evaluation', {})
-    eval_cfg = {k: v for k, v in evaluation.items() if k not in _EVAL_HOOK_KEYS}
+    eval_cfg = evaluate_kwargs(cfg)
     tmpdir = evaluation.get('tmpdir', Path(cfg.work_dir) / 'tmp')
     for name, checkpoint in checkpoints:
         if checkpoint is not None:

@@ -46,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format='%(asctime)s - %(levelname)s - %(message)s')
     try:
-        return args.func(args) or 0
+        status = args.func(args) or 0
+        if 'torch.distributed' in sys.modules:
+            from actionlab.engine.distributed import close_dist
+
+            close_dist()
+        return status
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return 130

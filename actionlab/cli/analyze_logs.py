@@ -88,9 +88,9 @@ def curve(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
 def plot_curves(logs: dict[str, list[dict]], keys: list[str], out: str | Path,
                 title: str | None = None) -> Path:
     """Plot ``keys`` of every log (``{legend: records}``), one panel per key, to ``out``."""
-    from actionlab.visualization.confusion import _matplotlib
+    from actionlab.visualization.confusion import matplotlib_figure
 
-    Figure, FigureCanvasAgg = _matplotlib()
+    Figure, FigureCanvasAgg = matplotlib_figure()
     fig = Figure(figsize=(8, 3 * len(keys)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(keys), 1, squeeze=False)[:, 0]

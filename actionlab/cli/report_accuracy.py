@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for k, acc in zip(args.top_k, top_k_accuracy(fused, labels, args.top_k)):
         print(f'Top {k} Accuracy: {acc:.04f}')
     if args.plot_confusion:
-        from actionlab.cli.infer import load_label_map
+        from actionlab.apis.inference import load_label_map
         from actionlab.visualization import plot_confusion_matrix
 
         names = load_label_map(args.label_map) if args.label_map else None

@@ -55,6 +55,18 @@ def barrier() -> None:
         dist.barrier()
 
 
+def close_dist() -> None:
+    """Leave the process group (after a barrier, so that the processes leave together).
+
+    Called at the end of a distributed command: a process that exits while the others
+    still use the group can make its communication threads abort the process
+    ("terminate called without an active exception") and fail the whole job.
+    """
+    if dist.is_available() and dist.is_initialized():
+        barrier()
+        dist.destroy_process_group()
+
+
 def init_dist(launcher: str, backend: str | None = None, **kwargs) -> tuple[int, int]:
     """Join the process group described by the environment of ``launcher``.
 

@@ -90,15 +90,16 @@ def logging_to_file(logger: logging.Logger, log_file: str | os.PathLike) -> Iter
             handler.close()
 
 
-def to_jsonable(value: Any, ndigits: int = 5) -> Any:
-    """``value`` with tensors/NumPy values turned into Python numbers and floats rounded."""
+def to_jsonable(value: Any, ndigits: int | None = 5) -> Any:
+    """``value`` with tensors/NumPy values turned into Python numbers and lists, and
+    floats rounded to ``ndigits`` (None: not rounded)."""
     if isinstance(value, torch.Tensor):
         value = value.item() if value.numel() == 1 else value.tolist()
     elif isinstance(value, np.ndarray):
         value = value.tolist()
     elif isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float):
+    if isinstance(value, float) and ndigits is not None:
         return round(value, ndigits)
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v, ndigits) for k, v in value.items()}

@@ -13,7 +13,8 @@ from actionlab.evaluation import confusion_matrix
 MAX_ANNOTATED_CLASSES = 30
 
 
-def _matplotlib():
+def matplotlib_figure():
+    """``(Figure, FigureCanvasAgg)`` from matplotlib, or an ImportError naming the extra."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -34,7 +35,7 @@ def plot_confusion_matrix(y_pred, y_real, out_file: str | os.PathLike,
     row sums to 1, so the diagonal is the per-class recall); cells are labelled with the
     counts when there are at most 30 classes. Returns the path written.
     """
-    Figure, FigureCanvasAgg = _matplotlib()
+    Figure, FigureCanvasAgg = matplotlib_figure()
     y_pred = np.asarray(y_pred)
     y_real = np.asarray(y_real)
     labels = np.unique(np.concatenate([y_pred, y_real]))

@@ -10,7 +10,7 @@ import pickle
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from actionlab.data.transforms import Compose
+from actionlab.engine.logging import to_jsonable
 from actionlab.evaluation import (
     mean_average_precision,
     mean_class_accuracy,
@@ -289,10 +290,10 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
         if suffix in ('.pkl', '.pickle'):
             out.write_bytes(pickle.dumps(results))
         elif suffix == '.json':
-            out.write_text(json.dumps(_builtin(results)))
+            out.write_text(json.dumps(to_jsonable(results, ndigits=None)))
         elif suffix in ('.yaml', '.yml'):
             import yaml
-            out.write_text(yaml.safe_dump(_builtin(results)))
+            out.write_text(yaml.safe_dump(to_jsonable(results, ndigits=None)))
         else:
             raise ValueError(f'cannot dump results to {out}: use a .json, .yaml, .yml, .pkl '
                              'or .pickle file')
@@ -368,16 +369,3 @@ def _as_numpy(score) -> np.ndarray:
     if isinstance(score, torch.Tensor):
         score = score.detach().cpu().numpy()
     return np.asarray(score).reshape(-1)
-
-
-def _builtin(value):
-    """``value`` with NumPy arrays/scalars and tensors turned into lists and numbers."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {k: _builtin(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_builtin(v) for v in value]
-    return value
