@@ -34,13 +34,25 @@ def _collate_field(values: list):
     if isinstance(first, (torch.Tensor, np.ndarray)):
         if all(type(v) is type(first) and v.shape == first.shape for v in values):
             if isinstance(first, np.ndarray):
-                return torch.from_numpy(np.stack(values))
-            return torch.stack(values)
+                values = [torch.from_numpy(v) for v in values]
+            return _stack(values)
         return values
     if isinstance(first, (list, tuple)) and all(
             isinstance(v, (list, tuple)) and len(v) == len(first) for v in values):
         return [_collate_field(list(items)) for items in zip(*values)]
     return values
+
+
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack(tensors)``; in a DataLoader worker straight into shared memory, which
+    saves the copy that sending the batch to the main process would make (60 MB per
+    TSN 25x3-crop test clip)."""
+    out = None
+    if torch.utils.data.get_worker_info() is not None and tensors[0].device.type == 'cpu':
+        first = tensors[0]
+        storage = torch.UntypedStorage._new_shared(len(tensors) * first.nbytes)
+        out = torch.empty(0, dtype=first.dtype).set_(storage).view(len(tensors), *first.shape)
+    return torch.stack(tensors, out=out)
 
 
 class DistributedSampler(_TorchDistributedSampler):
