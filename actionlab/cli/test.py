@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from actionlab.data.loader import build_dataloader
     from actionlab.engine.checkpoint import load_checkpoint
     from actionlab.engine.distributed import get_dist_info, init_dist
-    from actionlab.models import build_model
-    from actionlab.models import optimize_for_inference
+    from actionlab.models import build_model, optimize_for_inference
     from actionlab.models.ops import fuse_conv_bn
 
     cfg = Config.fromfile(args.config)

@@ -16,6 +16,7 @@ from actionlab.data.transforms import (
     ColorJitter,
     Compose,
     Flip,
+    FormatShape,
     Fuse,
     Imgaug,
     MultiGroupCrop,
@@ -226,6 +227,20 @@ def test_normalize_rgb_and_to_bgr():
     assert out['img_norm_cfg']['to_bgr'] is True
     with pytest.raises(ValueError, match='std must not contain 0'):
         Normalize([0, 0, 0], [1, 0, 1])
+
+
+def test_normalize_tables_equal_the_arithmetic_for_every_level():
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    levels = np.arange(256, dtype=np.uint8)
+    imgs = np.stack([levels, levels[::-1], np.roll(levels, 7)], axis=-1).reshape(2, 8, 16, 3)
+    for to_bgr in (False, True):
+        table = Normalize(mean, std, to_bgr=to_bgr)(results_of(imgs.copy()))['imgs']
+        arithmetic = Normalize(mean, std, to_bgr=to_bgr)(results_of(imgs.astype(np.float32)))['imgs']
+        assert table.shape == imgs.shape and table.dtype == np.float32
+        np.testing.assert_array_equal(table, arithmetic)
+    # the frames are stored channel-planar, so NCHW formatting needs no copy
+    results = FormatShape('NCHW')(Normalize(mean, std)(results_of(imgs.copy())))
+    assert results['imgs'].shape == (2, 3, 8, 16) and results['imgs'].base is not None
 
 
 def test_normalize_flow_stacks_x_and_y():
