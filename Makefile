@@ -40,7 +40,7 @@ test: install
 
 lint: install
 	$(PY) -m pip install -q ruff
-	$(PY) -m ruff check actionlab tests
+	$(PY) -m ruff check actionlab tests benchmarks
 
 clean:
 	rm -rf $(VENV) work_dirs .pytest_cache

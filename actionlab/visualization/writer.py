@@ -130,12 +130,10 @@ def _pillow():
 def write_video(path: str | os.PathLike, frames: np.ndarray | Sequence[np.ndarray],
                 fps: float = 30, codec: str | None = None) -> Path:
     """Encode ``frames`` ((T, H, W, 3) uint8 RGB array or list of frames) into the video
-    file ``path`` (.mp4, .mkv, .mov, .avi), as :class:`VideoWriter` does. Returns the path.
+    file ``path`` (.mp4, .mkv, .mov, .avi, or .gif with Pillow), as :class:`VideoWriter`
+    does. Returns the path.
     """
     path = Path(path)
-    if path.suffix.lower() not in CONTAINERS:
-        raise ValueError(f'write_video: cannot write {path}: the extension must be one of '
-                         f'{", ".join(CONTAINERS)}')
     frames = frames if isinstance(frames, np.ndarray) else np.stack(list(frames))
     if frames.ndim != 4 or len(frames) == 0:
         raise ValueError(f'write_video: frames must be (T, H, W, 3) RGB with T > 0, '

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from actionlab.data.io import open_video
-from actionlab.visualization import VideoWriter, draw_text_lines, parse_color
+from actionlab.visualization import VideoWriter, draw_text_lines, parse_color, write_video
 
 
 def test_video_writer_streams_frames_and_pads_odd_sizes(tmp_path, frame_maker, frame_id):
@@ -32,6 +32,8 @@ def test_video_writer_gif(tmp_path, frame_maker, frame_id):
     for i in range(5):
         gif.seek(i)
         assert frame_id(np.asarray(gif.convert('RGB'))) == i
+    # write_video takes the same route
+    assert image.open(write_video(tmp_path / 'all.gif', frames, fps=10)).n_frames == 5
 
 
 def test_video_writer_errors(tmp_path, frame_maker):

@@ -1,5 +1,6 @@
-"""Building blocks shared by model families: conv blocks, non-local blocks,
-temporal shift and weight initialisers."""
+"""Building blocks shared by model families: conv blocks, non-local blocks, temporal shift
+and TAM, TIN shift, (2+1)D and audio convs, SubBatchNorm3D, transformer blocks, conv+BN
+folding, oneDNN inference layers and weight initialisers."""
 from .conv2plus1d import Conv2plus1d
 from .conv_audio import ConvAudio
 from .conv_module import (
