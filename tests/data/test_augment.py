@@ -233,6 +233,9 @@ def test_normalize_tables_equal_the_arithmetic_for_every_level():
     mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
     levels = np.arange(256, dtype=np.uint8)
     imgs = np.stack([levels, levels[::-1], np.roll(levels, 7)], axis=-1).reshape(2, 8, 16, 3)
+    def table_of(frames):
+        return Normalize(mean, std)(results_of(frames.copy()))['imgs']
+
     for to_bgr in (False, True):
         table = Normalize(mean, std, to_bgr=to_bgr)(results_of(imgs.copy()))['imgs']
         arithmetic = Normalize(mean, std, to_bgr=to_bgr)(results_of(imgs.astype(np.float32)))['imgs']
@@ -241,6 +244,9 @@ def test_normalize_tables_equal_the_arithmetic_for_every_level():
     # the frames are stored channel-planar, so NCHW formatting needs no copy
     results = FormatShape('NCHW')(Normalize(mean, std)(results_of(imgs.copy())))
     assert results['imgs'].shape == (2, 3, 8, 16) and results['imgs'].base is not None
+    # steps after Normalize take its channel-planar frames like any others
+    flipped = Flip(flip_ratio=1)(Normalize(mean, std)(results_of(imgs.copy())))['imgs']
+    np.testing.assert_array_equal(flipped, table_of(imgs)[:, :, ::-1])
 
 
 def test_normalize_flow_stacks_x_and_y():
