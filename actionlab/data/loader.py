@@ -152,11 +152,14 @@ def build_dataloader(dataset: Dataset, videos_per_gpu: int, workers_per_gpu: int
     ``dist=True``: one process per GPU; a :class:`DistributedSampler` (rank and world size
     from ``torch.distributed``, shuffled with ``seed``; call ``loader.sampler.set_epoch``
     each epoch) and ``videos_per_gpu`` samples per batch. Otherwise batches of
-    ``num_gpus * videos_per_gpu`` with ``num_gpus * workers_per_gpu`` workers. A dataset
-    built with ``sample_by_class=True`` is sampled by a
+    ``num_gpus * videos_per_gpu`` with ``num_gpus * workers_per_gpu`` workers. A training
+    dataset built with ``sample_by_class=True`` is sampled by a
     :class:`ClassSpecificDistributedSampler` (its ``dynamic_length``), with or without
-    ``dist``. Other ``kwargs`` go to ``DataLoader``; ``pin_memory`` speeds up copies to a
-    GPU, ``persistent_workers`` keeps the worker processes between epochs.
+    ``dist`` (MMAction2 does so under ``dist=True`` only; ActionLab also class-samples
+    single-process training). A ``test_mode`` dataset is never resampled: evaluation sees
+    every sample once, in order. Other ``kwargs`` go to ``DataLoader``; ``pin_memory``
+    speeds up copies to a GPU, ``persistent_workers`` keeps the worker processes between
+    epochs.
 
     Seeding: torch seeds torch, NumPy and ``random`` in every worker with the loader
     generator's base seed + the worker id. With a ``seed`` that generator is seeded from
@@ -173,10 +176,11 @@ def build_dataloader(dataset: Dataset, videos_per_gpu: int, workers_per_gpu: int
     else:
         batch_size, num_workers = num_gpus * videos_per_gpu, num_gpus * workers_per_gpu
     sampler = None
-    if getattr(_unrepeat(dataset)[0], 'sample_by_class', False):
+    base = _unrepeat(dataset)[0]
+    if getattr(base, 'sample_by_class', False) and not getattr(base, 'test_mode', False):
         sampler = ClassSpecificDistributedSampler(
             dataset, world_size, rank, shuffle=shuffle, seed=seed,
-            dynamic_length=getattr(_unrepeat(dataset)[0], 'dynamic_length', True))
+            dynamic_length=getattr(base, 'dynamic_length', True))
     elif dist:
         sampler = DistributedSampler(dataset, world_size, rank, shuffle=shuffle, seed=seed)
     generator = None

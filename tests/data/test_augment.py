@@ -468,3 +468,27 @@ def test_torchvision_trans_round_trips_the_clip(monkeypatch):
     assert repr(trans) == "TorchvisionTrans(type='Brighten', **{'amount': 100})"
     with pytest.raises(ValueError, match="has no 'Blur'"):
         TorchvisionTrans('Blur')
+
+
+def test_imgaug_builds_then_and_else_lists(fake_imgaug):
+    class Sometimes(fake_imgaug.Augmenter):
+        def __init__(self, p=0.5, then_list=None, else_list=None):
+            self.p, self.then_list, self.else_list = p, then_list, else_list
+
+        def augment_image(self, img):
+            branch = self.then_list if self.p >= 0.5 else self.else_list
+            return fake_imgaug.Sequential(branch or []).augment_image(img)
+
+    fake_imgaug.Sometimes = Sometimes
+    transform = Imgaug([dict(type='Sometimes', p=1., then_list=[dict(type='Invert')],
+                             else_list=[dict(type='AddRandom', value=3)]),
+                        dict(type='Sometimes', p=0., then_list=[dict(type='Invert')],
+                             else_list=[dict(type='AddRandom', value=3)])])
+    first, second = transform.aug.children
+    assert [type(a).__name__ for a in first.then_list + first.else_list] == ['Invert', 'AddRandom']
+    assert second.else_list[0].value == 3
+    imgs = clip(n=2) // 2
+    out = transform(results_of(imgs))['imgs']
+    assert np.array_equal(out, 255 - imgs + np.uint8(3))
+    with pytest.raises(ValueError, match='cannot move gt_bboxes'):
+        transform(dict(results_of(imgs), gt_bboxes=np.zeros((1, 4), np.float32)))

@@ -3,6 +3,7 @@ errors and evaluate."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -243,3 +244,37 @@ def test_dump_results(tmp_path, suffix):
         assert loaded == [[0.25, 0.75], [1.0, 0.0]]
     with pytest.raises(ValueError, match='use a .json, .yaml'):
         VideoDataset.dump_results(results, tmp_path / 'r.txt')
+
+
+def test_skip_invalid_is_refused_in_test_mode(tmp_path):
+    ann = tmp_path / 'test.txt'
+    ann.write_text('a.mp4 0\nb.mp4 1\n')
+    # a replaced sample would shift every later result against video_infos
+    with pytest.raises(ValueError, match=r'VideoDataset\(.*test.txt\): skip_invalid cannot be '
+                                         'used in test mode'):
+        VideoDataset(ann, [], test_mode=True, skip_invalid=True)
+    assert len(VideoDataset(ann, [], skip_invalid=True)) == 2  # training: allowed
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='exception notes are new in 3.11')
+def test_pipeline_errors_name_step_and_sample_once(tmp_path):
+    from actionlab.data.transforms import Compose
+
+    def fail(results):
+        raise ValueError('bad frame')
+
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('a.mp4 0\nb.mp4 1\n')
+    dataset = VideoDataset(ann, [fail], data_prefix=tmp_path)
+    with pytest.raises(ValueError, match='bad frame') as info:
+        dataset[1]
+    path = os.path.join(os.path.realpath(tmp_path), 'b.mp4')
+    assert info.value.__notes__ == [f'(in pipeline step {fail!r})',
+                                    f'(sample 1 of VideoDataset({ann}): {path})']
+    # Compose on its own names the step and, where the results have one, the file
+    with pytest.raises(ValueError) as info:
+        Compose([fail])(dict(filename='x.mp4'))
+    assert info.value.__notes__ == [f'(in pipeline step {fail!r} while processing x.mp4)']
+    with pytest.raises(ValueError) as info:
+        Compose([fail])(dict(frame_dir='frames/x'))
+    assert info.value.__notes__ == [f'(in pipeline step {fail!r})']

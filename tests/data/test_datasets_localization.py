@@ -172,3 +172,71 @@ def test_ssn_results_to_detections(ssn_file):
     assert everything[1]['video_a'].shape == (2, 5)
     with pytest.raises(NotImplementedError, match='results_to_detections'):
         dataset.evaluate([result])
+
+
+def test_activitynet_dump_results_numpy_values_and_format_from_suffix(anet, tmp_path):
+    dataset = ActivityNetDataset(anet[0], [])
+    # what BMN-style localizers return: NumPy segments and scores
+    results = [dict(video_name='v_a', proposal_list=[
+        dict(segment=np.array([2., 5.]), score=np.float32(0.5)),
+        dict(segment=np.array([1.25, 3.]), score=np.float64(0.25))])]
+    dataset.dump_results(results, tmp_path / 'sub.json')  # as `actionlab test --out` calls it
+    submission = json.loads((tmp_path / 'sub.json').read_text())
+    assert submission == dict(version='VERSION 1.3', external_data={}, results={'a': [
+        dict(segment=[2., 5.], score=0.5), dict(segment=[1.25, 3.], score=0.25)]})
+    dataset.dump_results([('v_b', np.array([[0.5, 0.125, 0.25, 0.5, 1.]]))], tmp_path / 'tem')
+    lines = (tmp_path / 'tem' / 'v_b.csv').read_text().splitlines()
+    assert lines[0] == 'action,start,end,tmin,tmax'
+    assert np.allclose([float(v) for v in lines[1].split(',')], [0.5, 0.125, 0.25, 0.5, 1.])
+
+
+def test_ssn_empty_dataset_pool_names_the_pool_and_thresholds(ssn_file):
+    assigner = dict(TRAIN_CFG['ssn']['assigner'], background_coverage_threshold=0.99)
+    train_cfg = dict(ssn=dict(TRAIN_CFG['ssn'], assigner=assigner))
+    for video_centric in (True, False):
+        dataset = SSNDataset(ssn_file, [], train_cfg, TEST_CFG, data_prefix=None,
+                             video_centric=video_centric)
+        assert dataset.background_pool == [] and dataset.background_per_video == 1
+        with pytest.raises(ValueError, match=r'no proposal of the dataset is background, but 1 '
+                                             r'background proposals per video .*'
+                                             r'background_iou_threshold=0\.01, '
+                                             r'background_coverage_threshold=0\.99'):
+            dataset[0]
+
+
+def test_ssn_pools_are_computed_once(ssn_file, monkeypatch):
+    dataset = SSNDataset(ssn_file, [], TRAIN_CFG, TEST_CFG, data_prefix=None)
+    positives, incompletes, backgrounds = dataset.video_pools[0]
+    assert [(p.start_frame, p.end_frame) for p in positives] == [(22, 41), (20, 40), (20, 40)]
+    assert positives[-1] is dataset.video_infos[0]['gts'][0]  # the ground truth, last
+    assert [(p.start_frame, p.end_frame) for p in incompletes + backgrounds] == [(25, 30),
+                                                                                 (60, 90)]
+    consts = dataset.reg_norm_consts
+
+    def recompute(*args, **kwargs):
+        raise AssertionError('pools recomputed')
+
+    monkeypatch.setattr(SSNDataset, 'get_positives', staticmethod(recompute))
+    monkeypatch.setattr(SSNDataset, 'get_negatives', staticmethod(recompute))
+    np.random.seed(0)
+    sample = dataset[0]
+    assert sample['proposal_type'].tolist() == [0] + [1] * 6 + [2]
+    assert {p[0][1].end_frame for p in sample['out_proposals'][1:7]} == {30}
+    assert np.array_equal(dataset._compute_reg_normalize_constants(), consts)
+
+
+def test_ssn_results_to_detections_stacks_each_class_in_score_order(ssn_file):
+    dataset = SSNDataset(ssn_file, [], TRAIN_CFG, TEST_CFG, data_prefix=None,
+                         reg_normalize_constants=[[0., 0.], [1., 1.]])
+    rng = np.random.default_rng(0)
+    result = dict(relative_proposal_list=rng.random((5, 2)), activity_scores=rng.random((5, 3)),
+                  completeness_scores=rng.random((5, 2)), bbox_preds=rng.random((5, 4)))
+    detections = dataset.results_to_detections([result], top_k=6)
+    e = np.exp(result['activity_scores'][:, 1:])
+    scores = e / e.sum(1, keepdims=True) * np.exp(result['completeness_scores'])
+    ranked = sorted((scores[p, c], p, c) for p in range(5) for c in range(2))[-6:]
+    for c in range(2):
+        rows = [[*result['relative_proposal_list'][p], s, *result['bbox_preds'][p, 2 * c:2 * c + 2]]
+                for s, p, cls in ranked if cls == c]
+        assert np.allclose(detections[c]['video_a'], rows)
+    assert sum(len(d['video_a']) for d in detections) == 6

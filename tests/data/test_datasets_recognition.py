@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+import re
 
 import cv2
 import numpy as np
@@ -189,3 +190,48 @@ def test_pose_dataset_splits_and_valid_ratio(pose_pickle):
         PoseDataset(pose_pickle, [], box_thr='0.55')
     with pytest.raises(ValueError, match='ann_file must be a .pkl file'):
         PoseDataset(pose_pickle.with_suffix('.json'), [])
+
+
+def test_check_num_classes_names_audio_samples(tmp_path):
+    ann = tmp_path / 'audio.txt'
+    ann.write_text('clips/x 10 7\nclips/y 10 1\n')
+    dataset = AudioDataset(ann, [])
+    dataset.check_num_classes(8)
+    with pytest.raises(ValueError, match=r'audio.txt: label 7 of clips/x.wav is out of range '
+                                         r'for a model with num_classes=5'):
+        dataset.check_num_classes(5)
+
+
+def test_audio_visual_dataset_keeps_absolute_frame_dirs(tmp_path):
+    (tmp_path / 'frames').mkdir()
+    ann = tmp_path / 'frames.txt'
+    ann.write_text('/abs/clips/v1 10 0\nrel/v2 12 1\n')
+    dataset = AudioVisualDataset(ann, [], audio_prefix='/audio', video_prefix='/videos',
+                                 data_prefix=tmp_path / 'frames')
+    first, second = dataset.video_infos
+    # os.path.join keeps an absolute name as it is, as MMAction2 does
+    assert first['audio_path'] == '/abs/clips/v1.npy' and first['filename'] == '/abs/clips/v1.mp4'
+    assert first['frame_dir'] == '/abs/clips/v1'
+    assert second['audio_path'] == '/audio/rel/v2.npy' and second['filename'] == '/videos/rel/v2.mp4'
+    assert second['frame_dir'] == str((tmp_path / 'frames' / 'rel' / 'v2').resolve())
+    assert dataset.data_prefix == str((tmp_path / 'frames').resolve())
+
+
+def test_pose_dataset_box_thr_must_be_a_listed_threshold(pose_pickle):
+    for box_thr in ('high', [0.5], '0.55'):
+        with pytest.raises(ValueError, match=r"box_thr must be one of 0.5, 0.6, 0.7, 0.8, 0.9, "
+                                             rf'got {re.escape(repr(box_thr))}'):
+            PoseDataset(pose_pickle, [], box_thr=box_thr)
+    assert PoseDataset(pose_pickle, [], box_thr=0.7).box_thr == '0.7'
+
+
+def test_class_prob_follows_the_samples_left_after_filtering(pose_pickle, tmp_path):
+    # labels 0, 1, 0; valid_ratio 0.5 drops video1 (4 of 10 frames), the only sample of 1
+    kept = PoseDataset(pose_pickle, [], valid_ratio=0.5, sample_by_class=True, power=1.)
+    assert [i['label'] for i in kept.video_infos] == [0, 0]
+    assert kept.class_prob == {0: 1.} and list(kept.video_infos_by_class) == [0]
+    ann = tmp_path / 'raw.txt'
+    ann.write_text('a 0 3 0\nb 0 3 1\nc 1 2\nd 1 2 0\ne 2 2 1\n')  # c has no positive clip
+    raw = RawVideoDataset(ann, [], sample_by_class=True, power=1.)
+    assert len(raw) == 4 and raw.class_prob == {0: 0.5, 1: 0.25, 2: 0.25}
+    assert len(raw.video_infos_by_class[1]) == 1

@@ -385,3 +385,18 @@ def test_write_video_mpeg4_avi_reads_back(tmp_path, frame_maker, frame_id):
     with open_video(path, 'opencv') as reader:
         assert [frame_id(f) for f in reader.get_frames([7, 0, 3])] == [7, 0, 3]
     assert cv2.VideoCapture(str(path)).isOpened()
+
+
+def test_load_pickle_names_missing_and_corrupt_files(tmp_path):
+    import pickle
+
+    from actionlab.data.io import load_pickle
+
+    path = tmp_path / 'poses.pkl'
+    path.write_bytes(pickle.dumps(dict(a=[1, 2])))
+    assert load_pickle(path, 'pose') == dict(a=[1, 2])
+    with pytest.raises(FileNotFoundError, match=r'proposal file not found: .*nope\.pkl'):
+        load_pickle(tmp_path / 'nope.pkl', 'proposal')
+    path.write_bytes(pickle.dumps(list(range(100)))[:20])  # truncated
+    with pytest.raises(VideoReadError, match=r'cannot read annotation pickle .*poses\.pkl'):
+        load_pickle(path, 'annotation')

@@ -153,3 +153,14 @@ def test_build_dataloader_samples_by_class(unbalanced):
     assert len(labels) == 8 and set(labels) <= {0, 1}
     loader = build_dataloader(RandomDraws(), 2, 1, pin_memory=True, persistent_workers=True)
     assert loader.pin_memory and loader.persistent_workers
+
+
+def test_build_dataloader_never_resamples_a_test_set(unbalanced):
+    test_set = unbalanced(test_mode=True)
+    loader = build_dataloader(test_set, videos_per_gpu=2, workers_per_gpu=0, shuffle=False)
+    assert not isinstance(loader.sampler, ClassSpecificDistributedSampler)
+    assert list(loader.sampler) == list(range(8))  # every sample once, in order
+    labels = [lab for batch in loader for lab in batch['label']]
+    assert labels == [0] * 6 + [1] * 2
+    loader = build_dataloader(RepeatDataset(test_set, times=2), 2, 0, shuffle=False)
+    assert list(loader.sampler) == list(range(16))

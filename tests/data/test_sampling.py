@@ -233,3 +233,16 @@ def test_samplers_build_from_configs_and_show_their_arguments():
     assert repr(UniformSampleFrames(4)) == \
         'UniformSampleFrames(clip_len=4, num_clips=1, test_mode=False, seed=255)'
     assert repr(PaddingWithLoop(3)) == 'PaddingWithLoop(clip_len=3, num_clips=1)'
+
+
+def test_proposal_stage_helpers_shared_with_ssn_dataset():
+    from actionlab.data.transforms.sampling import proposal_stages, proposal_test_offsets
+
+    # [40, 60) of 100 frames, clips of 2 frames: starting stage 30 .. 40, ending 59 .. 69
+    assert proposal_stages(40, 60, 100, 2, (0.5, 0.5)) == (30, 69, (8, 18, 8))
+    # clipped at both ends of a 62-frame video: starting from 0, ending at 62 - 2 + 1
+    assert proposal_stages(5, 55, 62, 2, (0.5, 0.5)) == (0, 61, (3, 48, 5))
+    assert proposal_test_offsets(100, 2, 6).tolist() == list(range(0, 98, 6))
+    with pytest.raises(ValueError, match='aug_ratio must be a number or two numbers'):
+        SampleProposalFrames(clip_len=1, body_segments=5, aug_segments=(2, 2),
+                             aug_ratio=(0.5, 0.5, 0.5))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actionlab.engine.logging import to_jsonable
 from actionlab.evaluation import average_recall_at_avg_proposals
 
 from .base import BaseDataset
@@ -78,16 +79,20 @@ class ActivityNetDataset(BaseDataset):
             total += len(rows)
         return proposals, total
 
-    def dump_results(self, results, out: str | os.PathLike, output_format: str,
+    def dump_results(self, results, out: str | os.PathLike, output_format: str | None = None,
                      version: str = 'VERSION 1.3') -> None:
         """``output_format='json'``: proposals in the ActivityNet submission format
-        ({version, results, external_data}) to the file ``out``; ``'csv'``: per-video
-        TEM outputs (``(video_name, array)`` results) as ``out/<video_name>.csv`` with the
-        header ``action,start,end,tmin,tmax``."""
+        ({version, results, external_data}) to the file ``out`` (NumPy and torch values
+        become plain numbers and lists); ``'csv'``: per-video TEM outputs
+        (``(video_name, array)`` results) as ``out/<video_name>.csv`` with the header
+        ``action,start,end,tmin,tmax``. ``None`` (as ``actionlab test --out`` calls it):
+        'json' when ``out`` ends with ``.json``, else 'csv'."""
+        if output_format is None:
+            output_format = 'json' if Path(out).suffix.lower() == '.json' else 'csv'
         if output_format == 'json':
-            Path(out).write_text(json.dumps(dict(version=version,
-                                                 results=self.proposals2json(results),
-                                                 external_data={})))
+            submission = dict(version=version, results=self.proposals2json(results),
+                              external_data={})
+            Path(out).write_text(json.dumps(to_jsonable(submission, ndigits=None)))
         elif output_format == 'csv':
             os.makedirs(out, exist_ok=True)
             for video_name, outputs in results:

@@ -53,7 +53,8 @@ class AudioFeatureDataset(_AudioListDataset):
 class AudioVisualDataset(RawframeDataset):
     """A RawframeDataset whose samples also carry ``audio_path`` =
     ``audio_prefix/<frame_dir>.npy`` and, with ``video_prefix``, ``filename`` =
-    ``video_prefix/<frame_dir>.mp4`` (for video pipelines)."""
+    ``video_prefix/<frame_dir>.mp4`` (for video pipelines); ``<frame_dir>`` is the name
+    in the annotation file, before ``data_prefix`` is joined to it."""
 
     def __init__(self, ann_file, pipeline, audio_prefix: str, video_prefix: str | None = None,
                  **kwargs):
@@ -62,11 +63,17 @@ class AudioVisualDataset(RawframeDataset):
         super().__init__(ann_file, pipeline, **kwargs)
 
     def load_annotations(self) -> list[dict]:
-        infos = super().load_annotations()
+        # the paths derive from the annotation's frame_dir before data_prefix is joined
+        # (as in MMAction2), so an absolute frame_dir stays absolute in all three
+        data_prefix, self.data_prefix = self.data_prefix, None
+        try:
+            infos = super().load_annotations()
+        finally:
+            self.data_prefix = data_prefix
         for info in infos:
-            name = os.path.relpath(info['frame_dir'], self.data_prefix) \
-                if self.data_prefix is not None else info['frame_dir']
+            name = info['frame_dir']
             info['audio_path'] = os.path.join(self.audio_prefix, name + '.npy')
             if self.video_prefix:
                 info['filename'] = os.path.join(self.video_prefix, name + '.mp4')
+            info['frame_dir'] = self._join_prefix(name)
         return infos

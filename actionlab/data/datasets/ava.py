@@ -4,14 +4,13 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import pickle
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from actionlab.data.io import VideoReadError
+from actionlab.data.io import load_pickle
 
 from .base import BaseDataset
 from .builder import DATASETS
@@ -98,6 +97,8 @@ class AVADataset(BaseDataset):
         super().__init__(ann_file, pipeline, data_prefix=data_prefix, test_mode=test_mode,
                          start_index=start_index, modality=modality, num_classes=num_classes)
         self.proposals = None if proposal_file is None else self._read_proposals(proposal_file)
+        # no class_prob to update after this filter: AVA samples are multi-label key
+        # frames, so the dataset takes no sample_by_class
         if not test_mode:
             valid = self.filter_exclude_file()
             logger.info('%d out of %d key frames of %s are valid', len(valid),
@@ -106,13 +107,7 @@ class AVADataset(BaseDataset):
 
     @staticmethod
     def _read_proposals(path) -> dict:
-        try:
-            with open(path, 'rb') as f:
-                return pickle.load(f)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'proposal file not found: {path}') from None
-        except (pickle.UnpicklingError, EOFError) as e:
-            raise VideoReadError(f'cannot read proposal pickle {path}: {e}') from None
+        return load_pickle(path, 'proposal')
 
     def parse_img_record(self, img_records: list[dict]
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

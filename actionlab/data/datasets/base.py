@@ -45,12 +45,14 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
     the label list into a one-hot float tensor of ``num_classes``; then runs the pipeline.
     ``sample_by_class`` groups samples by label and sets ``class_prob`` proportional to
     ``class_frequency ** power`` (for ``ClassSpecificDistributedSampler``, which
-    ``build_dataloader`` then uses; ``dynamic_length`` is its epoch-length mode).
+    ``build_dataloader`` then uses for training, never in ``test_mode``;
+    ``dynamic_length`` is its epoch-length mode).
 
     A sample whose file cannot be read (missing, corrupt: an ``OSError``) raises an error
     naming the file, the pipeline step and the dataset index. With ``skip_invalid=True``
     it is replaced by the next readable sample (index + 1, + 2, ...; the same every time),
-    and the file is logged once.
+    and the file is logged once. ``skip_invalid`` is for training only: in ``test_mode``
+    the results must stay aligned with the annotation file, so it raises ValueError.
     """
 
     def __init__(self, ann_file: str | os.PathLike, pipeline: Sequence,
@@ -66,6 +68,10 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
         if modality not in MODALITIES:
             raise ValueError(f'{name}: modality must be one of {", ".join(MODALITIES)}, '
                              f'got {modality!r}')
+        if skip_invalid and test_mode:
+            raise ValueError(f'{name}({ann_file}): skip_invalid cannot be used in test mode: '
+                             'results must stay aligned with the annotation file (a replaced '
+                             'sample would be scored as another video)')
         self.ann_file = str(ann_file)
         if data_prefix is not None:
             data_prefix = str(data_prefix)
@@ -82,13 +88,11 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
         self.dynamic_length = dynamic_length
         self.skip_invalid = skip_invalid
         self._invalid: set[int] = set()
-        self.pipeline = Compose(pipeline)
+        # the dataset names the sample in error notes (_load); Compose names the step
+        self.pipeline = Compose(pipeline, name_sample=False)
         self.video_infos: list[dict] = self.load_annotations()
         if sample_by_class:
-            self.video_infos_by_class = self.parse_by_class()
-            freq = np.array([len(v) / len(self.video_infos)
-                             for v in self.video_infos_by_class.values()]) ** power
-            self.class_prob = dict(zip(self.video_infos_by_class, (freq / freq.sum()).tolist()))
+            self._set_class_prob()
 
     @abstractmethod
     def load_annotations(self) -> list[dict]:
@@ -162,14 +166,14 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
         """Raise ValueError naming the annotation file and the sample if any label does
         not fit a classifier of ``num_classes`` classes (done before training starts, so
         a bad label never surfaces as an index error inside the loss)."""
-        for info in self.video_infos:
+        for idx, info in enumerate(self.video_infos):
             label = info.get('label')
             labels = label if isinstance(label, (list, tuple)) else [label]
             for lab in labels:
                 if lab is not None and not 0 <= int(lab) < num_classes:
-                    sample = info.get('filename') or info.get('frame_dir')
-                    raise ValueError(f'{self.ann_file}: label {lab} of {sample} is out of range '
-                                     f'for a model with num_classes={num_classes}')
+                    raise ValueError(f'{self.ann_file}: label {lab} of '
+                                     f'{self._sample_name(idx)} is out of range for a model '
+                                     f'with num_classes={num_classes}')
 
     def read_json(self):
         """The parsed ``.json`` ``ann_file``."""
@@ -211,6 +215,15 @@ class BaseDataset(Dataset, metaclass=ABCMeta):
             label = info['label']
             info['label'] = self._labels(label if isinstance(label, list) else [label], where)
         return infos
+
+    def _set_class_prob(self) -> None:
+        """Group ``video_infos`` by class and set ``class_prob`` from the class frequencies
+        (``sample_by_class``). Subclasses that drop samples after loading call it again, so
+        the weights describe the samples that remain."""
+        self.video_infos_by_class = self.parse_by_class()
+        freq = np.array([len(v) / len(self.video_infos)
+                         for v in self.video_infos_by_class.values()]) ** self.power
+        self.class_prob = dict(zip(self.video_infos_by_class, (freq / freq.sum()).tolist()))
 
     def parse_by_class(self) -> dict[int, list[dict]]:
         """Samples grouped by label."""

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import logging
-import pickle
 
 import numpy as np
 
-from actionlab.data.io import VideoReadError
+from actionlab.data.io import load_pickle
 
 from .base import BaseDataset
 from .builder import DATASETS
@@ -38,15 +37,21 @@ class PoseDataset(BaseDataset):
         self.split = split
         if box_thr is not None:
             allowed = {float(t): t for t in BOX_THRESHOLDS}
-            if float(box_thr) not in allowed:
+            try:
+                value = float(box_thr)
+            except (TypeError, ValueError):
+                value = None
+            if value not in allowed:
                 raise ValueError(f'PoseDataset: box_thr must be one of {", ".join(BOX_THRESHOLDS)}, '
                                  f'got {box_thr!r}')
-            box_thr = allowed[float(box_thr)]
+            box_thr = allowed[value]
         self.box_thr = box_thr
         self.valid_ratio = valid_ratio
         super().__init__(ann_file, pipeline, start_index=0, modality='Pose', **kwargs)
         if valid_ratio is not None:
             self._filter_valid(float(valid_ratio))
+            if self.sample_by_class:  # class weights of the samples that remain
+                self._set_class_prob()
         if class_prob is not None:
             self.class_prob = {int(k): v for k, v in class_prob.items()}
 
@@ -68,13 +73,7 @@ class PoseDataset(BaseDataset):
     def load_annotations(self) -> list[dict]:
         if not self.ann_file.endswith('.pkl'):
             raise ValueError(f'PoseDataset: ann_file must be a .pkl file, got {self.ann_file}')
-        try:
-            with open(self.ann_file, 'rb') as f:
-                data = pickle.load(f)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'annotation file not found: {self.ann_file}') from None
-        except (pickle.UnpicklingError, EOFError) as e:
-            raise VideoReadError(f'cannot read annotation pickle {self.ann_file}: {e}') from None
+        data = load_pickle(self.ann_file, 'annotation')
         if self.split is not None:
             if not isinstance(data, dict) or not {'split', 'annotations'} <= data.keys():
                 raise ValueError(f'{self.ann_file}: split={self.split!r} needs a dict with '

@@ -37,6 +37,8 @@ class RawVideoDataset(BaseDataset):
         if sampling_strategy == 'positive':
             self.video_infos = [info for info in self.video_infos
                                 if info['positive_clip_inds']]
+            if self.sample_by_class:  # class weights of the videos that remain
+                self._set_class_prob()
 
     def load_annotations(self) -> list[dict]:
         if self.ann_file.endswith('.json'):

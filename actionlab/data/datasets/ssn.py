@@ -8,19 +8,27 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from actionlab.evaluation import softmax
+from actionlab.data.transforms.base import pair
+from actionlab.data.transforms.sampling import proposal_stages, proposal_test_offsets
+from actionlab.evaluation import pairwise_temporal_iou, softmax
 
 from .base import BaseDataset
 from .builder import DATASETS
 
 logger = logging.getLogger(__name__)
 
+#: proposal types of the training samples, by their index in ``proposal_type``
+POOL_KINDS = ('positive', 'incomplete', 'background')
+#: the assigner thresholds that decide which proposals go into each pool
+POOL_THRESHOLDS = (('positive_iou_threshold',),
+                   ('incomplete_iou_threshold', 'incomplete_overlap_threshold'),
+                   ('background_iou_threshold', 'background_coverage_threshold'))
 
-def temporal_iou(start_a: float, end_a: float, start_b: float, end_b: float) -> float:
-    """Intersection over union of the intervals [start_a, end_a] and [start_b, end_b]."""
-    union = max(end_a, end_b) - min(start_a, start_b)
-    inter = max(0., min(end_a, end_b) - max(start_a, start_b))
-    return inter / union if union > 0 else 0.
+
+def _segments(instances: list) -> np.ndarray:
+    """(n, 2) [start_frame, end_frame] of SSN instances."""
+    return np.array([[i.start_frame, i.end_frame] for i in instances],
+                    dtype=np.float64).reshape(-1, 2)
 
 
 def load_localize_proposal_file(filename: str | os.PathLike) -> list[tuple]:
@@ -88,9 +96,10 @@ class SSNInstance:
 
     def compute_regression_targets(self, gt_list: list[SSNInstance]) -> None:
         """Targets relative to the ground truth of highest IoU."""
-        ious = [temporal_iou(self.start_frame, self.end_frame, gt.start_frame, gt.end_frame)
-                for gt in gt_list]
-        best = gt_list[int(np.argmax(ious))]
+        ious = pairwise_temporal_iou([self.start_frame, self.end_frame], _segments(gt_list))
+        self._regress_to(gt_list[int(np.argmax(ious))])
+
+    def _regress_to(self, best: SSNInstance) -> None:
         size = self.end_frame - self.start_frame
         gt_size = best.end_frame - best.start_frame
         self.loc_reg = ((best.start_frame + best.end_frame - 1) / 2
@@ -142,15 +151,13 @@ class SSNDataset(BaseDataset):
             logger.info('%d out of %d videos of %s have ground truth', len(kept),
                         len(self.video_infos), ann_file)
             self.video_infos = kept
-        self.positive_pool, self.background_pool, self.incomplete_pool = [], [], []
         self.construct_proposal_pools()
         self.reg_norm_consts = self._compute_reg_normalize_constants() \
             if reg_normalize_constants is None else np.asarray(reg_normalize_constants)
         self.video_centric = video_centric
         self.body_segments = body_segments
         self.aug_segments = tuple(aug_segments)
-        self.aug_ratio = tuple(float(r) for r in (aug_ratio if isinstance(aug_ratio, (list, tuple))
-                                                  else (aug_ratio, aug_ratio)))
+        self.aug_ratio = tuple(float(r) for r in pair(aug_ratio, 'SSNDataset: aug_ratio'))
         ratios = [self.sampler[f'{k}_ratio'] for k in ('positive', 'background', 'incomplete')]
         num = self.sampler['num_per_video']
         self.positive_per_video = int(num * ratios[0] / sum(ratios))
@@ -198,8 +205,10 @@ class SSNDataset(BaseDataset):
         positives = [p for p in proposals if p.best_iou > positive_threshold]
         if with_gt:
             positives.extend(gts)
-        for proposal in positives:
-            proposal.compute_regression_targets(gts)
+        if positives:  # the best ground truth of every positive at once: (gts, positives)
+            best = np.argmax(pairwise_temporal_iou(_segments(positives), _segments(gts)), axis=0)
+            for proposal, j in zip(positives, best):
+                proposal._regress_to(gts[j])
         return positives
 
     @staticmethod
@@ -229,10 +238,14 @@ class SSNDataset(BaseDataset):
 
     def construct_proposal_pools(self) -> None:
         """Fill the dataset-wide positive, incomplete and background pools with
-        (video_id, instance) pairs."""
+        (video_id, instance) pairs, and keep each video's own pools (``video_pools``,
+        in ``video_infos`` order) for sampling."""
+        self.positive_pool, self.background_pool, self.incomplete_pool = [], [], []
+        self.video_pools = []
         for info in self.video_infos:
             positives, incompletes, backgrounds = self._pools_of(
                 info, self.sampler['add_gt_as_proposals'])
+            self.video_pools.append((positives, incompletes, backgrounds))
             self.positive_pool += [(info['video_id'], p) for p in positives]
             self.incomplete_pool += [(info['video_id'], p) for p in incompletes]
             self.background_pool += [(info['video_id'], p) for p in backgrounds]
@@ -247,33 +260,51 @@ class SSNDataset(BaseDataset):
         return gts
 
     def _compute_reg_normalize_constants(self) -> np.ndarray:
-        """(mean, std) of the positives' regression targets, (2, 2)."""
-        targets = [p.regression_targets for info in self.video_infos
-                   for p in self.get_positives(info['gts'], info['proposals'],
-                                               self.assigner['positive_iou_threshold'], False)]
+        """(mean, std) of the positive proposals' regression targets (ground truths
+        excluded), (2, 2)."""
+        # a video's cached positives end with its ground truths when add_gt_as_proposals
+        num_gts = [len(info['gts']) if self.sampler['add_gt_as_proposals'] else 0
+                   for info in self.video_infos]
+        targets = [p.regression_targets for (positives, _, _), n in zip(self.video_pools, num_gts)
+                   for p in positives[:len(positives) - n]]
         if not targets:
             raise ValueError(f'SSNDataset({self.ann_file}): no positive proposal to compute '
                              'the regression constants from; give reg_normalize_constants')
         return np.array((np.mean(targets, axis=0), np.std(targets, axis=0)))
 
+    def _check_dataset_pool(self, kind: int, pool: list, num: int) -> None:
+        """Raise a ValueError naming the pool and its assigner thresholds when ``num``
+        proposals are to be drawn from the empty dataset-wide ``pool``."""
+        if num > 0 and not pool:
+            name = POOL_KINDS[kind]
+            thresholds = ', '.join(f'{key}={self.assigner.get(key)}'
+                                   for key in POOL_THRESHOLDS[kind])
+            raise ValueError(
+                f'SSNDataset({self.ann_file}): no proposal of the dataset is {name}, but '
+                f'{num} {name} proposals per video are to be sampled; check '
+                f"train_cfg['ssn']['assigner'] ({thresholds}) or set the sampler's "
+                f'{name}_ratio to 0')
+
     def _sample_proposals(self, idx: int) -> list[tuple]:
         """[((video_id, instance), type), ...] for one training sample."""
-        if not self.video_centric:
-            pools = ((self.positive_pool, self.positive_per_video),
-                     (self.incomplete_pool, self.incomplete_per_video),
-                     (self.background_pool, self.background_per_video))
-            return [(pool[j], kind) for kind, (pool, num) in enumerate(pools)
-                    for j in np.random.choice(len(pool), num, replace=len(pool) < num)]
-        info = self.video_infos[idx]
-        own = self._pools_of(info, self.sampler['add_gt_as_proposals'])
         dataset_pools = (self.positive_pool, self.incomplete_pool, self.background_pool)
         nums = (self.positive_per_video, self.incomplete_per_video, self.background_per_video)
+        if not self.video_centric:
+            out = []
+            for kind, (pool, num) in enumerate(zip(dataset_pools, nums)):
+                self._check_dataset_pool(kind, pool, num)
+                out += [(pool[j], kind)
+                        for j in np.random.choice(len(pool), num, replace=len(pool) < num)]
+            return out
+        info = self.video_infos[idx]
         out = []
-        for kind, (video_pool, dataset_pool, num) in enumerate(zip(own, dataset_pools, nums)):
+        for kind, (video_pool, dataset_pool, num) in enumerate(
+                zip(self.video_pools[idx], dataset_pools, nums)):
             if video_pool:
                 picks = np.random.choice(len(video_pool), num, replace=len(video_pool) < num)
                 out += [((info['video_id'], video_pool[j]), kind) for j in picks]
             else:  # nothing of this kind in the video: borrow from the whole dataset
+                self._check_dataset_pool(kind, dataset_pool, num)
                 picks = np.random.choice(len(dataset_pool), num, replace=False)
                 out += [(dataset_pool[j], kind) for j in picks]
         return out
@@ -282,11 +313,9 @@ class SSNDataset(BaseDataset):
         """How much of the starting/ending augmentation fits in the video."""
         span = self.clip_len * self.frame_interval
         duration = proposal.end_frame - proposal.start_frame
-        valid_starting = max(0, proposal.start_frame - int(duration * self.aug_ratio[0]))
-        valid_ending = min(proposal.num_video_frames - span + 1,
-                           proposal.end_frame - 1 + int(duration * self.aug_ratio[1]))
-        starting_length = proposal.start_frame - valid_starting - span
-        ending_length = valid_ending - proposal.end_frame + 1 - span
+        _, _, (starting_length, _, ending_length) = proposal_stages(
+            proposal.start_frame, proposal.end_frame, proposal.num_video_frames, span,
+            self.aug_ratio)
         return [(starting_length + span + 1) / (duration * self.aug_ratio[0]),
                 (ending_length + span + 1) / (duration * self.aug_ratio[1])]
 
@@ -312,8 +341,8 @@ class SSNDataset(BaseDataset):
     def prepare_test_frames(self, idx: int) -> dict | None:
         results = self._prepare(idx)
         num_frames = results['total_frames']
-        num_ticks = len(np.arange(0, num_frames - self.clip_len * self.frame_interval,
-                                  self.test_interval))
+        num_ticks = len(proposal_test_offsets(num_frames, self.clip_len * self.frame_interval,
+                                              self.test_interval))
         proposals = results['proposals'] or [SSNInstance(0, num_frames - 1, num_frames)]
         relative, ticks, scale_factors = [], [], []
         for p in proposals:
@@ -359,12 +388,11 @@ class SSNDataset(BaseDataset):
                     detections[c][info['video_id']] = np.concatenate(
                         [proposals, scores[:, c:c + 1], regression[:, c]], axis=1)
                 continue
-            for k in np.argsort(scores.ravel())[-top_k:]:
-                p, c = divmod(int(k), num_classes)
-                row = np.array([[*proposals[p], scores[p, c], *regression[p, c]]])
-                previous = detections[c].get(info['video_id'])
-                detections[c][info['video_id']] = row if previous is None else \
-                    np.vstack([previous, row])
+            # the top_k (proposal, class) pairs, in ascending score order, stacked once
+            p, c = np.divmod(np.argsort(scores.ravel())[-top_k:], num_classes)
+            rows = np.concatenate([proposals[p], scores[p, c][:, None], regression[p, c]], axis=1)
+            for cls in np.unique(c):
+                detections[cls][info['video_id']] = rows[c == cls]
         return detections
 
     def evaluate(self, results, metrics='mAP', metric_options=None, logger=None,

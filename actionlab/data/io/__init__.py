@@ -7,13 +7,15 @@ requested order (exactly the frames a sequential decode gives), ``get_key_frames
 context manager). Backends: ``pyav`` (default, always installed; also
 ``get_motion_vectors``), ``decord`` (when installed) and ``opencv``.
 A missing file raises FileNotFoundError; an unreadable one :class:`VideoReadError`.
+``load_pickle(path, what)`` reads a pickle (annotations, proposals, poses) with the same
+errors.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 
-from .base import VideoReader, VideoReadError
+from .base import VideoReader, VideoReadError, load_pickle
 from .image import IMAGE_BACKENDS, check_image_backend, read_image
 
 VIDEO_BACKENDS = ('pyav', 'decord', 'opencv')
@@ -44,4 +46,4 @@ def open_video(path: str | os.PathLike, backend: str = 'pyav', **kwargs) -> Vide
 
 
 __all__ = ['VideoReader', 'VideoReadError', 'open_video', 'available_video_backends',
-           'VIDEO_BACKENDS', 'IMAGE_BACKENDS', 'read_image', 'check_image_backend']
+           'VIDEO_BACKENDS', 'IMAGE_BACKENDS', 'read_image', 'check_image_backend', 'load_pickle']

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,20 @@ def check_exists(path: str | os.PathLike) -> str:
             raise VideoReadError(f'{path} is not a file')
         raise FileNotFoundError(f'video file not found: {path}')
     return path
+
+
+def load_pickle(path: str | os.PathLike, what: str):
+    """The object pickled in ``path``; ``what`` names the file in errors ('annotation',
+    'proposal', 'pose'): FileNotFoundError '<what> file not found: <path>', and
+    :class:`VideoReadError` (an OSError, so ``skip_invalid`` treats it as unreadable)
+    'cannot read <what> pickle <path>: ...' for a truncated or corrupt pickle."""
+    try:
+        with open(path, 'rb') as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'{what} file not found: {path}') from None
+    except (pickle.UnpicklingError, EOFError) as e:
+        raise VideoReadError(f'cannot read {what} pickle {path}: {e}') from None
 
 
 class VideoReader:

@@ -705,7 +705,9 @@ class Imgaug(Transform):
 
     ``transforms``: ``'default'`` (RandAugment-like, :meth:`default_transforms`), a list
     of dicts whose ``type`` is an imgaug augmenter name (``iaa`` or ``iaa.pillike``) or
-    class, or an ``iaa.Augmenter``. RGB uint8 frames only; boxes are not moved.
+    class, or an ``iaa.Augmenter``. RGB uint8 frames only. Unlike MMAction2, boxes and
+    proposals are not moved with the frames: a sample with ``gt_bboxes`` (spatio-temporal
+    detection) raises ValueError instead.
 
     imgaug 0.4 cannot be imported with NumPy 2 (it uses ``np.sctypes``), so with NumPy 2
     building this transform raises an ImportError; ``ColorJitter`` and the geometric
@@ -753,8 +755,9 @@ class Imgaug(Transform):
         ])]
 
     def imgaug_builder(self, cfg: dict):
-        """An imgaug augmenter from ``cfg`` (``type`` plus its arguments; ``children``
-        are built recursively)."""
+        """An imgaug augmenter from ``cfg`` (``type`` plus its arguments; the config
+        dicts in ``children``, ``then_list`` and ``else_list`` are built recursively, as in
+        MMAction2)."""
         args = dict(cfg)
         kind = args.pop('type', None)
         if isinstance(kind, str):
@@ -765,8 +768,10 @@ class Imgaug(Transform):
             cls = kind
         else:
             raise TypeError(f'Imgaug: "type" must be an augmenter name or class, got {kind!r}')
-        if 'children' in args:
-            args['children'] = [self.imgaug_builder(child) for child in args['children']]
+        for key in ('children', 'then_list', 'else_list'):
+            if isinstance(args.get(key), (list, tuple)):
+                args[key] = [self.imgaug_builder(child) if isinstance(child, dict) else child
+                             for child in args[key]]
         return cls(**args)
 
     def __repr__(self) -> str:

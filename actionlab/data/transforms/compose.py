@@ -22,12 +22,15 @@ class Compose:
     """Apply ``transforms`` (config dicts built through ``TRANSFORMS``, or callables) in order.
 
     A transform returning ``None`` stops the pipeline, which then returns ``None``. An
-    error raised inside a step is annotated with the step and the sample it was processing.
+    error raised inside a step gets a note naming the step and, with ``name_sample``
+    (default), the ``filename`` of the results if they have one. Datasets build their
+    pipeline with ``name_sample=False``: their own note names the sample and its index.
     As in MMAction2, ``dict(type='torchvision.X', ...)`` and ``dict(type='pytorchvideo.X',
     ...)`` build ``TorchvisionTrans('X', ...)`` and ``PytorchVideoTrans('X', ...)``.
     """
 
-    def __init__(self, transforms: Sequence[Mapping | Callable]):
+    def __init__(self, transforms: Sequence[Mapping | Callable], *, name_sample: bool = True):
+        self.name_sample = name_sample
         if isinstance(transforms, (Mapping, str)) or not isinstance(transforms, Sequence):
             raise TypeError(f'pipeline must be a list of transforms, '
                             f'got {type(transforms).__name__}')
@@ -46,9 +49,10 @@ class Compose:
                 results = step(results)
             except Exception as e:
                 if hasattr(e, 'add_note'):  # Python >= 3.11
-                    sample = results.get('filename', results.get('frame_dir', '?')) \
-                        if isinstance(results, dict) else '?'
-                    e.add_note(f'(in pipeline step {step!r} while processing {sample})')
+                    note = f'(in pipeline step {step!r}'
+                    if self.name_sample and isinstance(results, dict) and 'filename' in results:
+                        note += f' while processing {results["filename"]}'
+                    e.add_note(note + ')')
                 raise
             if results is None:
                 return None

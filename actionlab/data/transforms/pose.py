@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import copy
 import os
-import pickle
 
 import numpy as np
 
-from actionlab.data.io import VideoReadError
+from actionlab.data.io import load_pickle
 
 from .augment import Flip
 from .base import TRANSFORMS, Transform, pair
@@ -80,14 +79,7 @@ class LoadKineticsPose(Transform):
         self.source = source
 
     def _read(self, filename: str) -> np.ndarray:
-        try:
-            with open(filename, 'rb') as f:
-                kps = pickle.load(f)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'pose file not found: {filename}') from None
-        except (pickle.UnpicklingError, EOFError) as e:
-            raise VideoReadError(f'cannot read pose pickle {filename}: {e}') from None
-        kps = np.asarray(kps, dtype=np.float32)
+        kps = np.asarray(load_pickle(filename, 'pose'), dtype=np.float32)
         if kps.ndim != 3 or kps.shape[-1] != 3:
             raise ValueError(f'{filename}: expected detections of shape (N, V, 3), '
                              f'got {kps.shape}')

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from .base import TRANSFORMS, Transform, as_frames
+from .base import TRANSFORMS, Transform, as_frames, pair
 
 
 @TRANSFORMS.register_module()
@@ -195,6 +195,29 @@ class SampleAVAFrames(SampleFrames):
         return results
 
 
+def proposal_stages(start_frame: int, end_frame: int, num_frames: int, span: int,
+                    aug_ratio: tuple[float, float]) -> tuple[int, int, tuple[int, int, int]]:
+    """SSN's three stages of the proposal [start_frame, end_frame) of a video of
+    ``num_frames`` frames, for clips spanning ``span`` frames: (``valid_starting``, the
+    first frame of the starting stage; ``valid_ending``, the end of the ending stage;
+    the (starting, course, ending) lengths in which clips can start). The starting and
+    ending stages extend ``aug_ratio`` of the proposal length, clipped to the video.
+    Shared by :class:`SampleProposalFrames` and ``SSNDataset``'s stage scale factors."""
+    duration = end_frame - start_frame
+    valid_starting = max(0, start_frame - int(duration * aug_ratio[0]))
+    valid_ending = min(num_frames - span + 1, end_frame - 1 + int(duration * aug_ratio[1]))
+    lengths = (start_frame - valid_starting - span, duration - span,
+               valid_ending - end_frame + 1 - span)
+    return valid_starting, valid_ending, lengths
+
+
+def proposal_test_offsets(total_frames: int, span: int, test_interval: int) -> np.ndarray:
+    """SSN test mode: the start frames of the clips every ``test_interval`` frames of the
+    whole video (``SampleProposalFrames(mode='test')``; ``SSNDataset`` maps proposals to
+    these ticks)."""
+    return np.arange(0, total_frames - span, test_interval)
+
+
 @TRANSFORMS.register_module()
 class SampleProposalFrames(SampleFrames):
     """SSN's proposal sampling. For each proposal of ``out_proposals`` ((video_id,
@@ -216,12 +239,10 @@ class SampleProposalFrames(SampleFrames):
                              f'got {mode!r}')
         self.body_segments = int(body_segments)
         self.aug_segments = tuple(int(a) for a in aug_segments)
-        self.aug_ratio = tuple(float(r) for r in
-                               (aug_ratio if isinstance(aug_ratio, (list, tuple))
-                                else (aug_ratio, aug_ratio)))
-        if len(self.aug_segments) != 2 or len(self.aug_ratio) != 2:
-            raise ValueError(f'SampleProposalFrames: aug_segments and aug_ratio need two values '
-                             f'(start, end), got {aug_segments!r} and {aug_ratio!r}')
+        self.aug_ratio = tuple(float(r) for r in pair(aug_ratio, 'SampleProposalFrames: aug_ratio'))
+        if len(self.aug_segments) != 2:
+            raise ValueError(f'SampleProposalFrames: aug_segments needs two values '
+                             f'(start, end), got {aug_segments!r}')
         self.test_interval = int(test_interval)
         self.mode = mode
 
@@ -242,15 +263,11 @@ class SampleProposalFrames(SampleFrames):
 
     def _proposal_offsets(self, proposal, num_frames: int) -> np.ndarray:
         start_frame, end_frame = proposal.start_frame, proposal.end_frame  # [start, end)
-        span = self.clip_len * self.frame_interval
-        duration = end_frame - start_frame
-        if duration <= 0:
+        if end_frame <= start_frame:
             raise ValueError(f'SampleProposalFrames: empty proposal [{start_frame}, {end_frame})')
-        valid_starting = max(0, start_frame - int(duration * self.aug_ratio[0]))
-        valid_ending = min(num_frames - span + 1,
-                           end_frame - 1 + int(duration * self.aug_ratio[1]))
-        lengths = (start_frame - valid_starting - span, duration - span,
-                   valid_ending - end_frame + 1 - span)
+        valid_starting, _, lengths = proposal_stages(
+            start_frame, end_frame, num_frames, self.clip_len * self.frame_interval,
+            self.aug_ratio)
         segments = (self.aug_segments[0], self.body_segments, self.aug_segments[1])
         pick = self._train_indices if self.mode == 'train' else self._val_indices
         stages = [pick(length, num) for length, num in zip(lengths, segments)]
@@ -260,8 +277,8 @@ class SampleProposalFrames(SampleFrames):
     def __call__(self, results: dict) -> dict:
         total_frames = int(results['total_frames'])
         if self.mode == 'test':
-            offsets = np.arange(0, total_frames - self.clip_len * self.frame_interval,
-                                self.test_interval)
+            offsets = proposal_test_offsets(total_frames, self.clip_len * self.frame_interval,
+                                            self.test_interval)
         else:
             offsets = np.concatenate([self._proposal_offsets(proposal[0][1], total_frames)
                                       for proposal in results['out_proposals']])
