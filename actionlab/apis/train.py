@@ -1,6 +1,7 @@
 """Training from a config: ``train_model`` (MMAction2's ``mmaction.apis.train_model``)."""
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import pickle
@@ -14,11 +15,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
-from actionlab.apis.test import evaluate_kwargs, multi_gpu_test
+from actionlab.apis.test import EVAL_HOOK_KEYS, evaluate_kwargs, multi_gpu_test
 from actionlab.config import Config
 from actionlab.data.datasets import build_dataset
 from actionlab.data.loader import build_dataloader
-from actionlab.engine.distributed import get_dist_info, is_main_process
+from actionlab.engine.distributed import is_distributed, is_main_process
 from actionlab.engine.hooks import DistEvalHook, EvalHook, Fp16OptimizerHook, PreciseBNHook
 from actionlab.engine.logging import get_logger, logging_to_file
 from actionlab.engine.optimizers import build_optimizer
@@ -28,8 +29,9 @@ from actionlab.version import __version__
 # config features of MMAction2 0.24.1 that ActionLab does not offer yet
 _UNSUPPORTED = {'multigrid': 'multigrid training', 'module_hooks': 'module hooks'}
 
-# evaluation keys that only mean something to the distributed evaluation hook
-_DIST_EVAL_KEYS = ('tmpdir', 'gpu_collect', 'broadcast_bn_buffers')
+# evaluation-hook keys that only the distributed evaluation hook takes (tmpdir, gpu_collect,
+# broadcast_bn_buffers): dropped for the single-process EvalHook
+_DIST_EVAL_KEYS = tuple(k for k in EVAL_HOOK_KEYS if k not in inspect.signature(EvalHook).parameters)
 
 # optimizer_config types that the fp16 config turns into Fp16OptimizerHook
 _FP16_COMPATIBLE = ('OptimizerHook', 'Fp16OptimizerHook', 'GradientCumulativeOptimizerHook',
@@ -112,7 +114,10 @@ def train_model(model: nn.Module, dataset: Dataset | Sequence[Dataset], cfg: Con
 
         resume_from = cfg.get('resume_from')
         if resume_from is None and cfg.get('auto_resume'):
-            resume_from = find_latest_checkpoint(work_dir)
+            latest = [find_latest_checkpoint(work_dir)]
+            if is_distributed():  # every process resumes from the checkpoint rank 0 found
+                dist.broadcast_object_list(latest, src=0)
+            resume_from = latest[0]
             logger.info('auto_resume: %s', f'resuming from {resume_from}' if resume_from
                         else f'no checkpoint in {work_dir}, starting afresh')
         if resume_from:
@@ -139,10 +144,13 @@ def find_latest_checkpoint(work_dir: str | os.PathLike) -> Path | None:
 
 
 def _device(cfg: Config, distributed: bool) -> torch.device:
+    """``cfg.device``, else the GPU (in distributed training the one ``init_dist`` made
+    current, which is not ``LOCAL_RANK`` when each process sees only its own GPU), else
+    the CPU."""
     if cfg.get('device'):
         return torch.device(cfg.device)
     if torch.cuda.is_available():
-        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)) if distributed else 0)
+        return torch.device('cuda', torch.cuda.current_device() if distributed else 0)
     return torch.device('cpu')
 
 
@@ -229,7 +237,7 @@ def _test_checkpoints(runner: Runner, cfg: Config, test: Mapping, loader_setting
         checkpoints.append(('last', None))
     if test['test_best']:
         best = [runner.meta.get('hook_msgs', {}).get('best_ckpt')]
-        if get_dist_info()[1] > 1:  # only rank 0 evaluated and knows the best checkpoint
+        if is_distributed():  # only rank 0 evaluated and knows the best checkpoint
             dist.broadcast_object_list(best, src=0)
         if best[0] is None:
             runner.logger.warning('test_best is set, but no best checkpoint was saved '

@@ -33,7 +33,8 @@ def add_parser(subparsers) -> None:
                    help='test the best checkpoint (needs --validate) on data.test after training')
     p.add_argument('--seed', type=int, default=None, help='random seed (default: drawn at random)')
     p.add_argument('--diff-seed', action='store_true',
-                   help='give each distributed process its own seed (seed + rank)')
+                   help='seed the generators of each distributed process with seed + rank (the '
+                   'samplers keep the shared seed, so the processes still split one permutation)')
     p.add_argument('--deterministic', action='store_true',
                    help='use deterministic algorithms (reproducible, slower)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -85,10 +86,13 @@ def run(args: argparse.Namespace) -> int:
                 distributed, world_size, cfg.pretty_text)
 
     seed = init_random_seed(args.seed)
-    if args.diff_seed:
-        seed += rank
-    set_random_seed(seed, deterministic=args.deterministic)
-    logger.info('seed %d, deterministic %s', seed, args.deterministic)
+    # --diff-seed: only this process's generators get their own seed; cfg.seed seeds the
+    # DistributedSampler, whose permutation must be the same on every rank (each rank
+    # takes its share of it), and train_model derives per-rank worker seeds from it
+    process_seed = seed + rank if args.diff_seed else seed
+    set_random_seed(process_seed, deterministic=args.deterministic)
+    logger.info('seed %d%s, deterministic %s', seed,
+                f' (+ rank {rank}: {process_seed})' if args.diff_seed else '', args.deterministic)
     cfg.seed = seed
 
     model = build_model(cfg.model)

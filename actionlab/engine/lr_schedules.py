@@ -37,8 +37,10 @@ The schedules are also used for momentum (``momentum_config``, see
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from actionlab.registry import BuildError, Registry
@@ -177,23 +179,35 @@ def annealing_cos(start: float, end: float, factor: float, weight: float = 1.0) 
     return end + 0.5 * weight * (start - end) * cos_out
 
 
-@LR_SCHEDULES.register_module(name='CosineAnnealing')
-class CosineAnnealingSchedule(LrSchedule):
-    """Cosine decay from the base rate to ``min_lr`` (or ``base_lr * min_lr_ratio``) over training."""
+class _AnnealToMinSchedule(LrSchedule):
+    """Base of the schedules that anneal to ``min_lr`` or ``base_lr * min_lr_ratio``
+    (exactly one of them given)."""
 
-    def __init__(self, min_lr: float | None = None, min_lr_ratio: float | None = None,
-                 by_epoch: bool = True, warmup: Warmup | None = None):
+    def __init__(self, min_lr: float | None, min_lr_ratio: float | None, by_epoch: bool,
+                 warmup: Warmup | None, policy: str):
         super().__init__(by_epoch, warmup)
         if (min_lr is None) == (min_lr_ratio is None):
-            raise ValueError('lr_config for CosineAnnealing needs exactly one of min_lr and min_lr_ratio, '
+            raise ValueError(f'lr_config for {policy} needs exactly one of min_lr and min_lr_ratio, '
                              f'got min_lr={min_lr!r}, min_lr_ratio={min_lr_ratio!r}')
         self.min_lr = min_lr
         self.min_lr_ratio = min_lr_ratio
 
+    def target(self, base_lr: float) -> float:
+        """The value annealed to."""
+        return base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
+
+
+@LR_SCHEDULES.register_module(name='CosineAnnealing')
+class CosineAnnealingSchedule(_AnnealToMinSchedule):
+    """Cosine decay from the base rate to ``min_lr`` (or ``base_lr * min_lr_ratio``) over training."""
+
+    def __init__(self, min_lr: float | None = None, min_lr_ratio: float | None = None,
+                 by_epoch: bool = True, warmup: Warmup | None = None):
+        super().__init__(min_lr, min_lr_ratio, by_epoch, warmup, 'CosineAnnealing')
+
     def regular_lr(self, base_lr: float, progress: TrainProgress) -> float:
         current, total = self._position(progress)
-        target = base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
-        return annealing_cos(base_lr, target, current / total)
+        return annealing_cos(base_lr, self.target(base_lr), current / total)
 
 
 @LR_SCHEDULES.register_module(name='FlatCosineAnnealing')
@@ -211,14 +225,13 @@ class FlatCosineAnnealingSchedule(CosineAnnealingSchedule):
     def regular_lr(self, base_lr: float, progress: TrainProgress) -> float:
         current, total = self._position(progress)
         start = round(total * self.start_percent)
-        target = base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
         if current <= start:
             return base_lr
-        return annealing_cos(base_lr, target, (current - start) / (total - start))
+        return annealing_cos(base_lr, self.target(base_lr), (current - start) / (total - start))
 
 
 @LR_SCHEDULES.register_module(name='CosineRestart')
-class CosineRestartSchedule(LrSchedule):
+class CosineRestartSchedule(_AnnealToMinSchedule):
     """Cosine annealing restarted after each of ``periods`` (epochs or iterations).
 
     Period ``i`` anneals from ``restart_weights[i] * base_lr`` (plus the target's
@@ -229,7 +242,7 @@ class CosineRestartSchedule(LrSchedule):
     def __init__(self, periods: Sequence[int], restart_weights: Sequence[float] = (1,),
                  min_lr: float | None = None, min_lr_ratio: float | None = None,
                  by_epoch: bool = True, warmup: Warmup | None = None):
-        super().__init__(by_epoch, warmup)
+        super().__init__(min_lr, min_lr_ratio, by_epoch, warmup, 'CosineRestart')
         self.periods = [int(p) for p in periods]
         self.restart_weights = [float(w) for w in restart_weights]
         if len(self.periods) != len(self.restart_weights):
@@ -237,15 +250,10 @@ class CosineRestartSchedule(LrSchedule):
                              'must have the same length')
         if not all(p > 0 for p in self.periods):
             raise ValueError(f'lr_config.periods must be positive, got {self.periods}')
-        if (min_lr is None) == (min_lr_ratio is None):
-            raise ValueError('lr_config for CosineRestart needs exactly one of min_lr and min_lr_ratio, '
-                             f'got min_lr={min_lr!r}, min_lr_ratio={min_lr_ratio!r}')
-        self.min_lr = min_lr
-        self.min_lr_ratio = min_lr_ratio
 
     def regular_lr(self, base_lr: float, progress: TrainProgress) -> float:
         current, _ = self._position(progress)
-        target = base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
+        target = self.target(base_lr)
         start = 0
         for period, weight in zip(self.periods, self.restart_weights, strict=True):
             if current < start + period:
@@ -368,16 +376,47 @@ def policy_type(policy: str) -> str:
     return policy.title() if policy == policy.lower() else policy
 
 
-def build_lr_schedule(lr_config: Mapping) -> LrSchedule:
-    """Build the schedule an mmcv-style ``lr_config`` dict describes."""
+def build_lr_schedule(lr_config: Mapping, section: str = 'lr_config',
+                      renamed: Mapping[str, str] | None = None, warmup_ratio: float = 0.1) -> LrSchedule:
+    """Build the schedule an mmcv-style ``lr_config`` dict describes.
+
+    The warmup keys (``warmup``, ``warmup_iters``, ``warmup_ratio`` with default
+    ``warmup_ratio``, ``warmup_by_epoch``) become the schedule's :class:`Warmup`.
+    Other config sections that use the schedules (``momentum_config``) give their
+    name as ``section`` and their own key names as ``renamed`` (``{'min_momentum':
+    'min_lr'}``): the config must use those names, and error messages name the
+    section and its keys.
+    """
+    renamed = dict(renamed or {})
     cfg = dict(lr_config)
     if 'policy' not in cfg:
-        raise BuildError(f"lr_config has no 'policy' key: {cfg!r}")
-    name = policy_type(cfg.pop('policy'))
-    warmup_args = {k: cfg.pop(k) for k in WARMUP_KEYS if k in cfg}
-    kind = warmup_args.pop('warmup', None)
-    if kind is not None:
-        cfg['warmup'] = Warmup(kind, iters=warmup_args.get('warmup_iters', 0),
-                               ratio=warmup_args.get('warmup_ratio', 0.1),
-                               by_epoch=warmup_args.get('warmup_by_epoch', False))
-    return LR_SCHEDULES.build(dict(type=name, **cfg))
+        raise BuildError(f"{section} has no 'policy' key: {cfg!r}")
+    for ours, theirs in renamed.items():
+        if theirs in cfg:
+            raise BuildError(f'{section} has no key {theirs!r}; did you mean {ours!r}?')
+    with _errors_name(section, renamed):
+        name = policy_type(cfg.pop('policy'))
+        cfg = {renamed.get(k, k): v for k, v in cfg.items()}
+        warmup_args = {k: cfg.pop(k) for k in WARMUP_KEYS if k in cfg}
+        kind = warmup_args.pop('warmup', None)
+        if kind is not None:
+            cfg['warmup'] = Warmup(kind, iters=warmup_args.get('warmup_iters', 0),
+                                   ratio=warmup_args.get('warmup_ratio', warmup_ratio),
+                                   by_epoch=warmup_args.get('warmup_by_epoch', False))
+        return LR_SCHEDULES.build(dict(type=name, **cfg))
+
+
+@contextlib.contextmanager
+def _errors_name(section: str, renamed: Mapping[str, str]) -> Iterator[None]:
+    """Rewrite the messages of errors raised inside (which speak of ``lr_config`` and its
+    keys) to name ``section`` and its keys (``renamed``: {section key: lr_config key})."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        if (section == 'lr_config' and not renamed) or not e.args or not isinstance(e.args[0], str):
+            raise
+        message = re.sub(r'\blr_config\b', section, e.args[0])
+        for ours, theirs in renamed.items():
+            message = re.sub(rf'\b{re.escape(theirs)}\b', ours, message)
+        e.args = (message, *e.args[1:])
+        raise

@@ -18,7 +18,9 @@ which shuffles and seeds the data workers, and ``sampler.set_epoch``), so an epo
 does not depend on what ran before it: resuming from ``epoch_k.pth`` reproduces an
 uninterrupted run exactly, with deterministic kernels (see
 :func:`actionlab.engine.seeding.set_random_seed`) and without ``persistent_workers``
-(persistent workers keep their random streams from one epoch to the next).
+(persistent workers keep their random streams from one epoch to the next). The
+loaders that hooks draw training batches from (:meth:`Hook.epoch_loaders`, e.g.
+PreciseBN's) get the same per-epoch treatment.
 
 :class:`OmniSourceRunner` trains on several loaders at once (MMAction2's OmniSource).
 """
@@ -45,14 +47,17 @@ from actionlab.engine.checkpoint import (
     load_checkpoint,
     load_state_dict,
     read_checkpoint,
+    resolve_checkpoint_path,
     save_checkpoint,
     state_dict_of,
+    unwrap_model,
 )
 from actionlab.engine.distributed import get_dist_info
 from actionlab.engine.hooks import (
     HOOKS,
     Hook,
     LoggerHook,
+    OptimizerHook,
     Priority,
     build_lr_hook,
     build_momentum_hook,
@@ -168,8 +173,11 @@ class Runner:
         self.outputs: dict[str, Any] = {}
         #: ``torch.autocast`` arguments for the forward pass (set by the fp16 optimizer hook)
         self.autocast: dict[str, Any] | None = None
-        #: the checkpoint :meth:`resume` continued from, if any
+        #: the checkpoint file :meth:`resume` continued from, if any
         self.resumed_from: Path | None = None
+        #: the tensors of the resumed checkpoint's state dict that the model did not take
+        #: (e.g. the ``ema_*`` buffers EMAHook adds in ``before_run``), for the hooks
+        self.resumed_extra_state: dict[str, torch.Tensor] = {}
         self._hooks: list[Hook] = []
         self._epoch = 0
         self._iter = 0
@@ -212,18 +220,20 @@ class Runner:
         return [group['lr'] for group in self.optimizer.param_groups]
 
     # ----------------------------------------------------------------- hooks
-    def register_hook(self, hook: Hook, priority: int | str | Priority = 'NORMAL') -> None:
-        """Add ``hook``; it runs after hooks of higher (numerically lower) or equal priority."""
+    def register_hook(self, hook: Hook, priority: int | str | Priority | None = None) -> None:
+        """Add ``hook``; it runs after hooks of higher (numerically lower) or equal priority.
+        Without a ``priority`` the hook's ``default_priority`` (NORMAL for most hooks)."""
         if not isinstance(hook, Hook):
             raise TypeError(f'hooks must derive from actionlab.engine.hooks.Hook, got {type(hook).__name__}')
-        hook.priority = get_priority(priority)
+        hook.priority = get_priority(hook.default_priority if priority is None else priority)
         index = len(self._hooks)
         while index > 0 and self._hooks[index - 1].priority > hook.priority:
             index -= 1
         self._hooks.insert(index, hook)
 
-    def register_hook_from_cfg(self, cfg: Mapping, default_priority: str = 'NORMAL') -> Hook:
-        """Build a hook from ``dict(type=..., priority=..., **args)`` and register it."""
+    def register_hook_from_cfg(self, cfg: Mapping, default_priority: int | str | None = None) -> Hook:
+        """Build a hook from ``dict(type=..., priority=..., **args)`` and register it (without
+        a ``priority``: ``default_priority``, else the hook's own default)."""
         cfg = dict(cfg)
         priority = cfg.pop('priority', default_priority)
         hook = HOOKS.build(cfg)
@@ -239,7 +249,8 @@ class Runner:
                                 custom_hooks_config: Sequence[Mapping | Hook] | None = None) -> None:
         """Register the default hooks from the usual config sections, with mmcv's priorities:
         LR (VERY_HIGH), momentum (HIGH), optimizer (ABOVE_NORMAL), checkpoint (NORMAL),
-        timer (LOW), loggers (VERY_LOW), custom hooks (their ``priority``, default NORMAL)."""
+        timer (LOW), loggers (VERY_LOW), custom hooks (their ``priority``, default the hook
+        class's ``default_priority``: NORMAL, or 49 for EMAHook, as mmdet configures it)."""
         if lr_config is not None:
             hook = lr_config if isinstance(lr_config, Hook) else build_lr_hook(lr_config)
             self.register_hook(hook, 'VERY_HIGH')
@@ -254,7 +265,7 @@ class Runner:
             self._register_logger_hooks(log_config)
         for item in custom_hooks_config or []:
             if isinstance(item, Hook):
-                self.register_hook(item, 'NORMAL')
+                self.register_hook(item)
             else:
                 self.register_hook_from_cfg(item)
 
@@ -349,7 +360,7 @@ class Runner:
         self.mode = 'train'
         self.data_loader = main
         self._max_iters = self._max_epochs * len(main)
-        self._start_epoch(loaders)
+        self._start_epoch([*loaders, *(loader for hook in self._hooks for loader in hook.epoch_loaders())])
         self.call_hook('before_train_epoch')
         for i, batch in enumerate(main):
             self._inner_iter = i
@@ -425,7 +436,8 @@ class Runner:
         """Save the model (and optimizer, generator states) as ``filename_tmpl.format(epoch + 1)``.
 
         The meta data holds the runner's ``meta`` plus ``epoch`` (completed epochs),
-        ``iter``, ``max_epochs``, ``actionlab_version`` and ``time``. With
+        ``iter``, ``max_epochs``, ``actionlab_version`` and ``time``, and what the hooks
+        add in :meth:`Hook.before_save_checkpoint`. With
         ``create_symlink``, ``latest.pth`` is atomically re-pointed at the new file
         (a copy where the file system has no symlinks).
         """
@@ -433,6 +445,8 @@ class Runner:
         merged.update(self.meta)
         merged.update(epoch=self.epoch + 1, iter=self.iter, max_epochs=self.max_epochs,
                       actionlab_version=__version__, time=time.asctime())
+        for hook in self._hooks:  # e.g. the fp16 loss scaler's state
+            hook.before_save_checkpoint(self, merged)
         path = Path(out_dir) / filename_tmpl.format(self.epoch + 1)
         save_checkpoint(self.model, path, optimizer=self.optimizer if save_optimizer else None,
                         meta=merged, rng_state=rng_state_dict())
@@ -450,15 +464,25 @@ class Runner:
     def resume(self, checkpoint: str | os.PathLike, resume_optimizer: bool = True,
                map_location: str | torch.device = 'cpu') -> None:
         """Continue from a checkpoint saved by :meth:`save_checkpoint` (``resume_from``):
-        weights, optimizer state, epoch/iteration counters, hook messages, generator states."""
-        ckpt = read_checkpoint(checkpoint, map_location)
+        weights, optimizer state, epoch/iteration counters, hook messages, generator states.
+
+        State-dict tensors the model has no place for are kept in
+        :attr:`resumed_extra_state` for the hooks (EMAHook's ``ema_*`` buffers); those a
+        registered hook claims (:meth:`Hook.owns_state_key`) are not reported as
+        unexpected keys."""
+        path = resolve_checkpoint_path(checkpoint)
+        ckpt = read_checkpoint(path, map_location)
         meta = ckpt.get('meta') or {}
         if 'epoch' not in meta or 'iter' not in meta:
             raise CheckpointError(f'{checkpoint} has no epoch/iter in its meta, so training cannot resume '
                                   'from it; use load_from to start from its weights instead')
         self.logger.info('resume from %s', checkpoint)
-        self.resumed_from = Path(checkpoint)
-        load_state_dict(self.model, state_dict_of(ckpt), log=self.logger)
+        self.resumed_from = path
+        state = state_dict_of(ckpt)
+        own = unwrap_model(self.model).state_dict().keys()
+        self.resumed_extra_state = {k: v for k, v in state.items() if k not in own}
+        claimed = {k for k in self.resumed_extra_state if any(h.owns_state_key(k) for h in self._hooks)}
+        load_state_dict(self.model, {k: v for k, v in state.items() if k not in claimed}, log=self.logger)
         self._epoch = int(meta['epoch'])
         self._iter = int(meta['iter'])
         self.meta.setdefault('hook_msgs', {}).update(meta.get('hook_msgs', {}))
@@ -489,9 +513,13 @@ class OmniSourceRunner(Runner):
     is a multiple of ``train_ratio[0]``, auxiliary loader ``i`` contributes
     ``train_ratio[i + 1]`` batches, each a training step of its own: the iteration hooks
     (optimizer step included) run for it as for the main batch, at the same iteration
-    count. Auxiliary loaders start over when they run out. Their losses are logged
+    count. Hooks that act every n iterations (logging, evaluation, checkpoints, EMA)
+    skip the auxiliary steps (:meth:`Hook.is_aux_step`), so they act once per
+    iteration. Auxiliary loaders start over when they run out. Their losses are logged
     with a ``/aux{i}`` suffix (``loss_cls/aux0``), in the log line of the next main
-    iteration. Only ``workflow=[('train', n)]`` is supported, as in MMAction2.
+    iteration. Only ``workflow=[('train', n)]`` is supported, as in MMAction2, and
+    gradient accumulation (``cumulative_iters > 1``) is not: its windows count
+    iterations, and every auxiliary step would step the optimizer of its window again.
 
     Args:
         train_ratio: one int per loader (default all 1); see above.
@@ -513,6 +541,12 @@ class OmniSourceRunner(Runner):
         if len(ratio) != len(data_loaders) or any(r < 1 for r in ratio):
             raise ValueError(f'data.train_ratio must give a positive int for each of the '
                              f'{len(data_loaders)} training datasets, got {ratio}')
+        accumulating = [h.cumulative_iters for h in self._hooks
+                        if isinstance(h, OptimizerHook) and h.cumulative_iters > 1]
+        if accumulating:
+            raise ValueError(f'optimizer_config.cumulative_iters={accumulating[0]} cannot be combined with '
+                             'omnisource=True: the auxiliary steps would step the optimizer with partial '
+                             'windows; set cumulative_iters=1 (or use larger omni_videos_per_gpu)')
         self.train_ratio = ratio
         super().run([list(data_loaders)], workflow, max_epochs)
 

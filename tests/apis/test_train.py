@@ -250,3 +250,44 @@ def test_single_gpu_test_returns_scores_in_dataset_order(make_cfg, tmp_path):
         expected = model(dataset[5]['imgs'][None], return_loss=False)[0].numpy()
     np.testing.assert_allclose(results[5], expected, rtol=1e-5, atol=1e-6)
     assert np.allclose(results[0], results[7])  # the same clip, deterministic test pipeline
+
+
+def test_distributed_device_is_the_current_gpu(monkeypatch):
+    """srun --gpus-per-task=1: each process sees one GPU, made current by init_dist
+    (LOCAL_RANK % device_count == 0); LOCAL_RANK itself is not a valid ordinal there."""
+    from actionlab.apis.train import _device
+
+    monkeypatch.setenv('LOCAL_RANK', '3')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    monkeypatch.setattr(torch.cuda, 'current_device', lambda: 0)
+    assert _device(Config(dict()), distributed=True) == torch.device('cuda', 0)
+    assert _device(Config(dict()), distributed=False) == torch.device('cuda', 0)
+    assert _device(Config(dict(device='cpu')), distributed=True) == torch.device('cpu')
+
+
+def test_dist_eval_keys_are_the_hook_keys_only_dist_eval_takes():
+    from actionlab.apis.train import _DIST_EVAL_KEYS
+
+    assert _DIST_EVAL_KEYS == ('tmpdir', 'gpu_collect', 'broadcast_bn_buffers')
+
+
+def test_auto_resume_takes_rank_zeros_choice(tmp_path, make_cfg, deterministic, monkeypatch):
+    """Distributed: every process resumes from the checkpoint rank 0 found, even where its own
+    view of the work_dir differs (here: empty)."""
+    import actionlab.apis.train as train_module
+
+    run(make_cfg(tmp_path / 'rank0', total_epochs=1, log_config=None))
+    rank0_choice = find_latest_checkpoint(tmp_path / 'rank0')
+    broadcasts = []
+
+    def broadcast_object_list(objects, src=0):
+        broadcasts.append((list(objects), src))
+        objects[0] = rank0_choice
+
+    monkeypatch.setattr(train_module, 'is_distributed', lambda: True)
+    monkeypatch.setattr(torch.distributed, 'broadcast_object_list', broadcast_object_list)
+    runner = run(make_cfg(tmp_path / 'rank1', total_epochs=1, auto_resume=True, log_config=None))
+    assert broadcasts == [([None], 0)]
+    assert runner.resumed_from == rank0_choice
+    assert (runner.epoch, runner.iter) == (1, 2)

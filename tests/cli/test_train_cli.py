@@ -123,3 +123,23 @@ def test_launcher_needs_the_launchers_environment(tmp_path, configs, monkeypatch
     assert main(['train', str(plain), '--work-dir', str(tmp_path / 'w'), '--launcher', 'pytorch']) == 1
     assert ('error: ValueError: --launcher pytorch: environment variable(s) RANK, WORLD_SIZE, MASTER_ADDR, '
             'MASTER_PORT not set; start the processes with torchrun') in capsys.readouterr().err
+
+
+def test_diff_seed_offsets_only_the_process_generators(tmp_path, configs, monkeypatch):
+    """--diff-seed on rank 1: set_random_seed gets seed + 1, while cfg.seed (which seeds the
+    DistributedSampler, whose permutation all ranks must share) and the meta keep the seed."""
+    import actionlab.apis.train
+    import actionlab.engine.distributed
+    import actionlab.engine.seeding
+
+    seeded, trained = [], []
+    monkeypatch.setattr(actionlab.engine.distributed, 'get_dist_info', lambda: (1, 2))
+    monkeypatch.setattr(actionlab.engine.seeding, 'set_random_seed',
+                        lambda seed, deterministic=False: seeded.append(seed))
+    monkeypatch.setattr(actionlab.apis.train, 'train_model',
+                        lambda model, datasets, cfg, meta, **kwargs: trained.append((cfg.seed, meta['seed'])))
+    plain, _ = configs
+    assert main(['train', str(plain), '--work-dir', str(tmp_path / 'w'), '--seed', '5', '--diff-seed']) == 0
+    assert seeded == [6] and trained == [(5, 5)]
+    assert main(['train', str(plain), '--work-dir', str(tmp_path / 'w'), '--seed', '5']) == 0
+    assert seeded == [6, 5] and trained == [(5, 5), (5, 5)]

@@ -4,6 +4,7 @@ import logging
 import os
 import re
 import resource
+import sys
 
 import pytest
 import torch
@@ -241,3 +242,21 @@ def test_text_and_json_logs(tmp_path, make_runner, make_loader, toy_dataset):
     assert f'loss_cls: {train["loss_cls"]:.4f}' in train_lines[0]
     assert f'Epoch(val) [1][1]\ttop1_acc: {records[3]["top1_acc"]:.4f}' in lines
     assert 'Exp name: toy.py' in lines
+
+
+@pytest.mark.parametrize('platform, maxrss, expected', [
+    ('linux', 300 * 1024, 300),  # KiB
+    ('darwin', 300 * 1024 * 1024, 300),  # bytes
+    ('win32', None, 0),  # no resource module
+])
+def test_cpu_memory_by_platform(monkeypatch, platform, maxrss, expected):
+    from types import SimpleNamespace
+
+    from actionlab.engine.hooks import logger as logger_module
+
+    monkeypatch.setattr(sys, 'platform', platform)
+    fake = None if maxrss is None else SimpleNamespace(
+        RUSAGE_SELF=0, getrusage=lambda who: SimpleNamespace(ru_maxrss=maxrss))
+    monkeypatch.setitem(sys.modules, 'resource', fake)  # None: `import resource` raises ImportError
+    runner = SimpleNamespace(device=torch.device('cpu'))
+    assert logger_module._max_memory_mb(runner) == expected

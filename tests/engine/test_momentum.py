@@ -1,5 +1,6 @@
 """Momentum schedules (momentum_config) applied by the runner, against mmcv's formulas."""
 import math
+import re
 
 import pytest
 import torch
@@ -77,3 +78,32 @@ def test_momentum_config_errors(tmp_path, make_runner, make_loader):
     rmsprop = lambda params: torch.optim.Adagrad(params, lr=0.1)  # noqa: E731
     with pytest.raises(ValueError, match='Adagrad has neither momentum nor betas'):
         run(tmp_path, make_runner, make_loader, dict(policy='step', step=[1]), optimizer=rmsprop)
+
+
+@pytest.mark.parametrize('cfg, error, match', [
+    (dict(policy='CosineAnnealing'), ValueError,
+     'momentum_config for CosineAnnealing needs exactly one of min_momentum and min_momentum_ratio, '
+     'got min_momentum=None, min_momentum_ratio=None'),
+    (dict(policy='step', step=[1], warmup='linear'), ValueError,
+     'momentum_config.warmup_iters must be a positive number'),
+    (dict(policy='cyclic', by_epoch=True), ValueError,
+     'momentum_config: the Cyclic policy works per iteration'),
+    (dict(policy='step', step=[1], min_lr=0.1), BuildError,
+     "momentum_config has no key 'min_lr'; did you mean 'min_momentum'"),
+    (dict(policy='CosineAnnealing', min_lr_ratio=0.1), BuildError,
+     "momentum_config has no key 'min_lr_ratio'; did you mean 'min_momentum_ratio'"),
+    (dict(policy='step', step=[1], gama=0.1), BuildError, 'Valid arguments: step, gamma, min_momentum,'),
+])
+def test_momentum_config_errors_name_its_keys(cfg, error, match):
+    with pytest.raises(error, match=re.escape(match)):
+        build_momentum_hook(cfg)
+
+
+def test_momentum_warmup_by_epoch(tmp_path, make_runner, make_loader):
+    """warmup_by_epoch counts warmup_iters in epochs, as in lr_config: 1 epoch = 4 iterations."""
+    _, values = run(tmp_path, make_runner, make_loader,
+                    dict(policy='step', step=[2], warmup='linear', warmup_iters=1, warmup_by_epoch=True,
+                         warmup_ratio=0.5),
+                    optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.45))
+    assert values == pytest.approx([0.45 / (1 - (1 - i / 4) * 0.5) for i in range(4)] + [0.45] * 4
+                                   + [0.225] * 4)

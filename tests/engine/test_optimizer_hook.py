@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from actionlab.engine.hooks import HOOKS, Fp16OptimizerHook, Hook, OptimizerHook
+from actionlab.engine.checkpoint import read_checkpoint
+from actionlab.engine.hooks import HOOKS, Fp16OptimizerHook, Hook, LoggerHook, OptimizerHook
 
 
 class MLP(nn.Module):
@@ -100,19 +101,61 @@ def test_float16_loss_scaling(tmp_path, make_runner, toy_dataset, loss_scale, fi
     hook = Fp16OptimizerHook(grad_clip=dict(max_norm=100.0), loss_scale=loss_scale, dtype='float16')
     runner = train(tmp_path, make_runner, toy_dataset(16), 4, hook, epochs=1)
     assert runner.autocast['dtype'] == torch.float16 and set(runner.model.seen_dtypes) == {torch.float16}
-    state = runner.meta['fp16']['loss_scaler']
-    assert state['scale'] == final_scale  # growth every step with growth_interval=1, 4 steps
-    assert runner.log_buffer.val_history['loss_scale'][-1] == final_scale
     # the logged gradient norm is of the unscaled gradients
     assert runner.log_buffer.val_history['grad_norm'][0] < 10
 
     runner.save_checkpoint(tmp_path, 'fp16.pth', create_symlink=False)
+    state = read_checkpoint(tmp_path / 'fp16.pth')['meta']['fp16']['loss_scaler']
+    assert state['scale'] == final_scale  # growth every step with growth_interval=1, 4 steps
     fresh_hook = Fp16OptimizerHook(loss_scale=loss_scale, dtype='float16')
     fresh = make_runner(tmp_path, model=MLP(), max_epochs=1)
     fresh.resume(tmp_path / 'fp16.pth')
     fresh.register_training_hooks(None, fresh_hook)
     fresh.call_hook('before_run')
     assert fresh_hook.scaler.get_scale() == final_scale
+
+
+class RecordingLogger(LoggerHook):
+    def __init__(self, interval):
+        super().__init__(interval=interval)
+        self.records = []
+
+    def log(self, runner):
+        self.records.append((runner.iter + 1, dict(runner.log_buffer.output)))
+
+
+def test_loss_scaler_read_only_when_logged_or_saved(tmp_path, make_runner, toy_dataset, monkeypatch):
+    """get_scale() and state_dict() wait for the GPU: the hook calls them only on the iterations
+    a logger logs and when a checkpoint is written, not every step."""
+    calls = []  # the hook's own calls (state_dict() calls get_scale() itself)
+    get_scale, state_dict = torch.amp.GradScaler.get_scale, torch.amp.GradScaler.state_dict
+
+    def counted_state_dict(self):
+        calls.append('state_dict')
+        monkeypatch.setattr(torch.amp.GradScaler, 'get_scale', get_scale)
+        try:
+            return state_dict(self)
+        finally:
+            monkeypatch.setattr(torch.amp.GradScaler, 'get_scale', counted_get_scale)
+
+    def counted_get_scale(self):
+        calls.append('get_scale')
+        return get_scale(self)
+
+    monkeypatch.setattr(torch.amp.GradScaler, 'get_scale', counted_get_scale)
+    monkeypatch.setattr(torch.amp.GradScaler, 'state_dict', counted_state_dict)
+    torch.manual_seed(0)
+    runner = make_runner(tmp_path, model=MLP(), max_epochs=1)
+    hook = Fp16OptimizerHook(loss_scale=dict(init_scale=64.0, growth_interval=1), dtype='float16')
+    runner.register_training_hooks(None, hook, dict(interval=1))
+    logger = RecordingLogger(interval=3)
+    runner.register_hook(logger, 'VERY_LOW')
+    runner.run([DataLoader(toy_dataset(24), batch_size=4, shuffle=False)], [('train', 1)])  # 6 steps
+    # logged at iterations 3 and 6: the scale then, after 3 and 6 growth steps
+    assert [(it, out['loss_scale']) for it, out in logger.records] == [(3, 64.0 * 2 ** 3), (6, 64.0 * 2 ** 6)]
+    assert calls == ['get_scale', 'get_scale', 'state_dict']  # 2 logs, the epoch checkpoint
+    assert 'fp16' not in runner.meta
+    assert read_checkpoint(tmp_path / 'epoch_1.pth')['meta']['fp16']['loss_scaler']['scale'] == 64.0 * 2 ** 6
 
 
 def test_optimizer_hook_argument_errors():
@@ -136,5 +179,6 @@ def test_float16_with_grad_scaler_on_cuda(tmp_path, make_runner, toy_dataset):
     runner.run([loader], [('train', 1)])
     assert runner.autocast == dict(device_type='cuda', dtype=torch.float16)
     assert set(model.seen_dtypes) == {torch.float16}
-    assert runner.meta['fp16']['loss_scaler']['scale'] == 2.0 ** 16
+    path = runner.save_checkpoint(tmp_path, 'fp16.pth', create_symlink=False)
+    assert read_checkpoint(path)['meta']['fp16']['loss_scaler']['scale'] == 2.0 ** 16
     assert model.fc1.weight.dtype == torch.float32 and model.fc1.weight.is_cuda

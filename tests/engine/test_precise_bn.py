@@ -1,7 +1,7 @@
 """PreciseBN: the BN statistics become the plain average of per-batch statistics."""
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from actionlab.engine.hooks import PreciseBNHook, update_bn_stats
 
@@ -35,3 +35,26 @@ def test_precise_bn_hook_runs_every_interval(tmp_path, make_runner, make_loader,
     assert calls.count(1) == 4 + 2 and calls.count(3) == 4 + 2 and calls.count(0) == 4
     with pytest.raises(TypeError, match='DataLoader'):
         PreciseBNHook([1, 2])
+
+
+def test_precise_bn_loader_gets_each_epoch(tmp_path, make_runner, make_loader, toy_dataset):
+    """The PreciseBN loader's DistributedSampler gets set_epoch like the training loader's, so each
+    epoch's update averages over other batches."""
+    class RecordingSampler(DistributedSampler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.orders = []
+
+        def __iter__(self):
+            order = list(super().__iter__())
+            self.orders.append((self.epoch, order))
+            return iter(order)
+
+    sampler = RecordingSampler(toy_dataset(16), num_replicas=1, rank=0, shuffle=True, seed=3)
+    runner = make_runner(tmp_path, max_epochs=3)
+    runner.register_training_hooks(None, {})
+    loader = DataLoader(toy_dataset(16), batch_size=4, sampler=sampler)
+    runner.register_hook(PreciseBNHook(loader, num_iters=2), 'HIGHEST')
+    runner.run([make_loader()], [('train', 1)])
+    assert [epoch for epoch, _ in sampler.orders] == [0, 1, 2]
+    assert sampler.orders[0][1] != sampler.orders[1][1] != sampler.orders[2][1]

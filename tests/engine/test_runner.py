@@ -229,3 +229,50 @@ def test_to_channels_last_keeps_the_function():
     assert model[4].weight.is_contiguous(memory_format=torch.channels_last_3d)
     assert model[1].weight.is_contiguous()  # 1-D tensors have one layout
     torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_omnisource_iteration_hooks_act_once_per_iteration(tmp_path, make_loader, toy_dataset, tiny_model):
+    """With train_ratio [1, 2] every iteration runs 1 + 2 steps at the same runner.iter; the
+    iteration-based evaluation, checkpoint and EMA hooks act once per due iteration."""
+    from actionlab.engine.hooks import CheckpointHook, EMAHook, EvalHook
+
+    torch.manual_seed(0)
+    model = tiny_model()
+    runner = OmniSourceRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), work_dir=tmp_path,
+                              max_epochs=1, seed=0, train_ratio=[1, 2])
+    evaluated, saved, averaged = [], [], []
+
+    def test_fn(model, loader):
+        evaluated.append(runner.iter)
+        return [torch.zeros(4) for _ in range(len(loader.dataset))]
+
+    class CountingEMA(EMAHook):
+        def after_train_iter(self, runner):
+            before = runner.model.ema_fc1_weight.clone()
+            super().after_train_iter(runner)
+            if not torch.equal(before, runner.model.ema_fc1_weight):
+                averaged.append(runner.iter)
+
+    runner.register_training_hooks(None, {})
+    runner.register_hook(EvalHook(make_loader(toy_dataset(8), batch_size=4), by_epoch=False, interval=2,
+                                  save_best=None, test_fn=test_fn), 'LOW')
+    runner.register_hook(CheckpointHook(interval=2, by_epoch=False))
+    runner.register_hook(CountingEMA(momentum=0.5, interval=2, warm_up=1))
+    original_save = runner.save_checkpoint
+    runner.save_checkpoint = lambda *a, **k: (saved.append(runner.iter), original_save(*a, **k))[1]
+    runner.run([make_loader(toy_dataset(16), batch_size=4), make_loader(toy_dataset(8), batch_size=2)],
+               [('train', 1)])  # 4 iterations of 3 steps
+    assert evaluated == [1, 3]
+    assert saved == [1, 3]
+    assert averaged == [0, 2]
+    assert sorted(p.name for p in tmp_path.glob('iter_*.pth')) == ['iter_2.pth', 'iter_4.pth']
+
+
+def test_omnisource_rejects_gradient_accumulation(tmp_path, make_loader, tiny_model):
+    model = tiny_model()
+    runner = OmniSourceRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), max_epochs=1)
+    runner.register_training_hooks(None, dict(cumulative_iters=2))
+    with pytest.raises(ValueError, match=r'optimizer_config.cumulative_iters=2 cannot be combined with '
+                                         r'omnisource=True'):
+        runner.run([make_loader(), make_loader()], [('train', 1)])
+    assert runner.iter == 0

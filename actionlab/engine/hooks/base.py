@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from actionlab.registry import Registry
 
 if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
     from actionlab.engine.runner import Runner
 
 HOOKS = Registry('hook')
@@ -49,7 +51,14 @@ class Hook:
 
     ``before_train_epoch``/``before_val_epoch`` default to ``before_epoch`` (and so
     on), so a hook that treats train and val alike overrides only the generic one.
+
+    Besides the stages, the runner asks its hooks for :meth:`epoch_loaders` at the
+    start of every training epoch, calls :meth:`before_save_checkpoint` whenever it
+    writes a checkpoint and :meth:`owns_state_key` when it resumes.
     """
+
+    #: the priority :meth:`Runner.register_hook` gives the hook when none is named
+    default_priority: int | str | Priority = Priority.NORMAL
 
     STAGES = ('before_run', 'before_train_epoch', 'before_train_iter', 'after_train_iter',
               'after_train_epoch', 'before_val_epoch', 'before_val_iter', 'after_val_iter',
@@ -96,6 +105,31 @@ class Hook:
 
     def after_val_iter(self, runner: Runner) -> None:
         self.after_iter(runner)
+
+    def epoch_loaders(self) -> list[DataLoader]:
+        """Loaders (other than the runner's) that this hook draws training batches from:
+        the runner gives them the sampler epoch and generator seeds of every training
+        epoch, like its own (see :mod:`actionlab.engine.runner`)."""
+        return []
+
+    def before_save_checkpoint(self, runner: Runner, meta: dict) -> None:
+        """Add this hook's state to the ``meta`` of a checkpoint about to be written."""
+
+    def owns_state_key(self, key: str) -> bool:
+        """Whether ``key`` of a resumed checkpoint's state dict is a buffer this hook adds
+        to the model in ``before_run`` (so not yet there when :meth:`Runner.resume`
+        loads the weights): the runner keeps such tensors in
+        ``runner.resumed_extra_state`` for the hook instead of reporting them as
+        unexpected keys."""
+        return False
+
+    @staticmethod
+    def is_aux_step(runner: Runner) -> bool:
+        """Whether the training step that just ran is an auxiliary OmniSource step (one
+        of the extra steps on other sources after a main iteration, at the same
+        ``runner.iter``). Hooks that act every n iterations skip those steps, so they
+        act once per iteration."""
+        return bool(runner.outputs.get('source'))
 
     # Helpers for "every n" decisions; they look at the epoch/iteration in progress.
     @staticmethod

@@ -60,8 +60,9 @@ class CheckpointHook(Hook):
             self._save(runner, runner.epoch + 1)
 
     def after_train_iter(self, runner: Runner) -> None:
-        if not self.by_epoch and (self.every_n_iters(runner, self.interval)
-                                  or (self.save_last and self.is_last_iter(runner))):
+        if self.by_epoch or self.is_aux_step(runner):
+            return
+        if self.every_n_iters(runner, self.interval) or (self.save_last and self.is_last_iter(runner)):
             runner.logger.info('Saving checkpoint at %d iterations', runner.iter + 1)
             self._save(runner, runner.iter + 1)
 

@@ -123,7 +123,7 @@ class EvalHook(Hook):
             self._do_evaluate(runner)
 
     def after_train_iter(self, runner: Runner) -> None:
-        if not self.by_epoch and self._should_evaluate(runner):
+        if not self.by_epoch and not self.is_aux_step(runner) and self._should_evaluate(runner):
             self._do_evaluate(runner)
 
     def _should_evaluate(self, runner: Runner) -> bool:

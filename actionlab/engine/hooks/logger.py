@@ -10,7 +10,7 @@ and one JSON object per logged iteration or validation in ``<timestamp>.log.json
 
 The first line of the JSON log holds the run's meta data (config text, seed, ...).
 ``memory`` is the peak GPU memory in MiB on a GPU and the peak resident memory of
-the process on a CPU.
+the process on a CPU (0 where the platform cannot tell, e.g. Windows).
 
 :class:`TensorboardLoggerHook` (needs the ``tensorboard`` package) and
 :class:`WandbLoggerHook` (needs ``wandb``) send the same values to those tools, as
@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import os
-import resource
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,14 +66,20 @@ class LoggerHook(Hook):
     def before_epoch(self, runner: Runner) -> None:
         runner.log_buffer.clear()
 
-    def after_train_iter(self, runner: Runner) -> None:
-        if runner.outputs.get('source'):
-            return  # an auxiliary OmniSource step: its values go out with the next main iteration's
+    def is_log_iter(self, runner: Runner) -> bool:
+        """Whether this hook logs after the training step that just ran."""
+        if self.is_aux_step(runner):
+            return False  # an auxiliary OmniSource step: its values go out with the next main iteration's
         if self.by_epoch:
             due = self.every_n_inner_iters(runner, self.interval)
         else:
             due = self.every_n_iters(runner, self.interval)
-        if due or (self.end_of_epoch(runner) and not self.ignore_last):
+        return due or (self.end_of_epoch(runner) and not self.ignore_last)
+
+    def after_train_iter(self, runner: Runner) -> None:
+        if self.is_aux_step(runner):
+            return
+        if self.is_log_iter(runner):
             runner.log_buffer.average(self.interval)
         self._log_if_ready(runner)
 
@@ -195,11 +201,22 @@ class TextLoggerHook(LoggerHook):
 
 def _max_memory_mb(runner: Runner) -> int:
     """Peak CUDA memory of the runner's device in MiB; on a CPU the peak resident memory
-    of the process."""
+    of the process (0 where the ``resource`` module is missing, as on Windows)."""
     device = runner.device
     if device.type != 'cuda' or not torch.cuda.is_available():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+        return _max_rss_mb()
     return int(torch.cuda.max_memory_allocated(device) // (1024 * 1024))
+
+
+def _max_rss_mb() -> int:
+    """Peak resident memory of this process in MiB (0 where it cannot be read)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    # ru_maxrss is in bytes on macOS, in KiB on Linux and the BSDs
+    unit = 1 if sys.platform == 'darwin' else 1024
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit // (1024 * 1024))
 
 
 def _import_extra(module: str, hook: str, extra: str) -> Any:

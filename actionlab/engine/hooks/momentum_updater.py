@@ -10,8 +10,9 @@ defaults::
 ``step`` decays by ``gamma=0.5`` by default and floors at ``min_momentum``;
 ``CosineAnnealing`` anneals to ``min_momentum`` or ``base * min_momentum_ratio``;
 ``cyclic`` moves opposite to a cyclic LR when given the ratios above. A warmup
-(``warmup``, ``warmup_iters``, ``warmup_ratio=0.9``) divides the momentum by the
-LR warmup's factor, so it starts high and settles.
+(``warmup``, ``warmup_iters``, ``warmup_ratio=0.9``, ``warmup_by_epoch``, read as
+in ``lr_config``) divides the momentum by the LR warmup's factor, so it starts high
+and settles.
 """
 from __future__ import annotations
 
@@ -20,13 +21,7 @@ from typing import TYPE_CHECKING
 
 from actionlab.engine.hooks.base import HOOKS, Hook
 from actionlab.engine.hooks.lr_updater import ScheduleHook
-from actionlab.engine.lr_schedules import (
-    LrSchedule,
-    TrainProgress,
-    Warmup,
-    build_lr_schedule,
-    policy_type,
-)
+from actionlab.engine.lr_schedules import LrSchedule, TrainProgress, Warmup, build_lr_schedule, policy_type
 from actionlab.registry import BuildError
 
 if TYPE_CHECKING:
@@ -92,13 +87,8 @@ def build_momentum_hook(momentum_config: Mapping) -> Hook:
             return HOOKS.build(dict(type=f'{name}MomentumUpdaterHook', **args))
         raise BuildError(f"momentum_config.policy {cfg['policy']!r} is not available; "
                          f"available policies: {', '.join(_POLICIES)}")
-    warmup = None
-    kind = cfg.pop('warmup', None)
-    iters = cfg.pop('warmup_iters', 0)
-    ratio = cfg.pop('warmup_ratio', 0.9)
-    if kind is not None:
-        warmup = Warmup(kind, iters=iters, ratio=ratio)
-    cfg = {_RENAMED.get(k, k): v for k, v in cfg.items()}
     for key, value in _DEFAULTS.get(name, {}).items():
         cfg.setdefault(key, value)
-    return MomentumUpdaterHook(build_lr_schedule(cfg), warmup)
+    schedule = build_lr_schedule(cfg, section='momentum_config', renamed=_RENAMED, warmup_ratio=0.9)
+    # the momentum is divided by the warmup factor (MomentumUpdaterHook.apply), not multiplied
+    return MomentumUpdaterHook(schedule, schedule.warmup)

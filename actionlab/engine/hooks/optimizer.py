@@ -23,6 +23,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from actionlab.engine.hooks.base import HOOKS, Hook
+from actionlab.engine.hooks.logger import LoggerHook
 
 if TYPE_CHECKING:
     from actionlab.engine.runner import Runner
@@ -46,7 +47,13 @@ class OptimizerHook(Hook):
             over the whole run, as in mmcv.
         skip_nonfinite_loss: when a loss is NaN or infinite, skip the optimizer step
             of its window (the gradients are dropped, the weights stay) and log a
-            warning, instead of stopping with :class:`FloatingPointError`.
+            warning, instead of stopping with :class:`FloatingPointError`. The
+            forward pass that produced the loss has already run in training mode,
+            so BatchNorm layers have already folded its batch statistics (possibly
+            NaN or infinite) into their running mean and variance: the weights are
+            kept, the running statistics are not. Evaluate with care after a skip
+            (PreciseBN, ``precise_bn``, recomputes the statistics), or resume from the
+            last checkpoint.
     """
 
     def __init__(self, grad_clip: Mapping | None = None, cumulative_iters: int = 1,
@@ -161,8 +168,10 @@ class Fp16OptimizerHook(OptimizerHook):
         distributed, coalesce, bucket_size_mb: mmcv's gradient all-reduce options,
             accepted so that MMAction2 configs load; DDP reduces the gradients here.
 
-    The scaler state is kept in ``runner.meta['fp16']['loss_scaler']``, so it is
-    saved in checkpoints and restored on resume.
+    The scaler state is written into every checkpoint's ``meta['fp16']['loss_scaler']``
+    (mmcv's place; read only when a checkpoint is saved, as it costs a GPU sync) and
+    restored on resume. The current scale is logged as ``loss_scale`` on the
+    iterations a logger hook logs.
     """
 
     def __init__(self, grad_clip: Mapping | None = None, cumulative_iters: int = 1,
@@ -216,8 +225,17 @@ class Fp16OptimizerHook(OptimizerHook):
         self.clip_grads(runner)
         self.scaler.step(runner.optimizer)
         self.scaler.update(self._fixed_scale)
-        runner.meta.setdefault('fp16', {})['loss_scaler'] = self.scaler.state_dict()
-        runner.log_buffer.update({'loss_scale': self.scaler.get_scale()}, runner.outputs['num_samples'])
+
+    def after_train_iter(self, runner: Runner) -> None:
+        super().after_train_iter(runner)
+        # get_scale() waits for the GPU: read it only when a logger is about to log it
+        if self.scaler is not None and any(isinstance(hook, LoggerHook) and hook.is_log_iter(runner)
+                                           for hook in runner.hooks):
+            runner.log_buffer.output['loss_scale'] = self.scaler.get_scale()
+
+    def before_save_checkpoint(self, runner: Runner, meta: dict) -> None:
+        if self.scaler is not None:
+            meta['fp16'] = {**meta.get('fp16', {}), 'loss_scaler': self.scaler.state_dict()}
 
 
 HOOKS.register_module(name='GradientCumulativeFp16OptimizerHook', module=Fp16OptimizerHook)

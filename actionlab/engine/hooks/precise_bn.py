@@ -82,6 +82,10 @@ class PreciseBNHook(Hook):
     """Run :func:`update_bn_stats` every ``interval`` epochs, before the checkpoint and
     the evaluation of the epoch (register it with HIGHEST priority, as ``train_model`` does).
 
+    The runner prepares ``dataloader`` for every training epoch like its own loaders
+    (:meth:`epoch_loaders`): its sampler gets ``set_epoch`` and its generator the
+    epoch's seed, so each update averages over other batches.
+
     Args:
         dataloader: loader over the training set (MMAction2 uses a second one, without workers).
         num_iters: batches to average over.
@@ -97,6 +101,9 @@ class PreciseBNHook(Hook):
         self.dataloader = dataloader
         self.num_iters = num_iters
         self.interval = interval
+
+    def epoch_loaders(self) -> list[DataLoader]:
+        return [self.dataloader]
 
     def after_train_epoch(self, runner: Runner) -> None:
         if self.every_n_epochs(runner, self.interval):
