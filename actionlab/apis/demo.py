@@ -2,9 +2,11 @@
 long video window by window, label a live stream, and show Grad-CAM heatmaps.
 
 Each takes a recognizer made by :func:`init_recognizer` (it carries its config) and the
-class names; the ``actionlab demo`` command wraps them. Frames are read with OpenCV
-(camera indices, files and stream URLs alike) and written with
-:class:`~actionlab.visualization.VideoWriter` (.mp4 and the like, or .gif).
+class names; the ``actionlab demo`` command wraps them. The video demo reads the frames it
+writes as the classification does (video files with :func:`~actionlab.data.io.open_video`,
+frame folders by the config's ``filename_tmpl``); the long-video and stream demos read
+frames as they come with OpenCV (camera indices, files and stream URLs alike). Frames are
+written with :class:`~actionlab.visualization.VideoWriter` (.mp4 and the like, or .gif).
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from actionlab.apis.inference import build_inference_input, inference_recognizer
-from actionlab.data.io import read_image
+from actionlab.apis.inference import _frame_count, build_inference_input, inference_recognizer
+from actionlab.data.io import open_video, read_image
 from actionlab.data.transforms import Compose
 from actionlab.visualization import VideoWriter, draw_text_lines
 
@@ -39,7 +41,8 @@ STREAM_FONT = cv2.FONT_HERSHEY_COMPLEX_SMALL
 
 
 class FrameSource:
-    """RGB frames from a camera index, a video file or a stream URL, read with OpenCV.
+    """RGB frames from a camera index, a video file or a stream URL, read with OpenCV as
+    they come (the long-video and stream demos).
 
     ``fps`` is what the source reports (0 when it does not know), ``num_frames`` the
     frame count a file reports (0 for live sources). Iterating yields (H, W, 3) uint8
@@ -89,23 +92,27 @@ def _check_input_kind(video: str | os.PathLike, use_frames: bool) -> None:
 
 def read_frames(video: str | os.PathLike, use_frames: bool = False, filename_tmpl: str = 'img_{:05}.jpg',
                 start_index: int = 1) -> tuple[np.ndarray, float]:
-    """All frames of a video file/URL as (T, H, W, 3) uint8 RGB, with the video's fps; with
-    ``use_frames``, the images ``filename_tmpl.format(i)`` of a frame folder for i =
-    ``start_index``, ``start_index + 1``, ... as long as they exist (fps 0)."""
+    """All frames of a video file/URL as (T, H, W, 3) uint8 RGB, with the video's fps, read
+    with :func:`~actionlab.data.io.open_video` (PyAV). With ``use_frames``, the frames of
+    a folder as :func:`inference_recognizer` takes them (fps 0): as many as there are
+    files named like ``filename_tmpl``, read as ``filename_tmpl.format(i)`` for i =
+    ``start_index``, ``start_index + 1``, ...; a gap in the numbering is a
+    FileNotFoundError naming the missing frame."""
     _check_input_kind(video, use_frames)
     if use_frames:
-        files = []
-        while (Path(video) / filename_tmpl.format(start_index + len(files))).is_file():
-            files.append(Path(video) / filename_tmpl.format(start_index + len(files)))
-        if not files:
-            raise ValueError(f'no frame {filename_tmpl.format(start_index)} in {video}')
+        folder = Path(video)
+        total = _frame_count(folder, filename_tmpl, 'RGB')
+        if total == 0:
+            raise ValueError(f'no frames named like {filename_tmpl!r} in {video}')
+        files = [folder / filename_tmpl.format(start_index + i) for i in range(total)]
+        missing = next((f for f in files if not f.is_file()), None)
+        if missing is not None:
+            raise FileNotFoundError(f'{video} has {total} frames named like {filename_tmpl!r} but no '
+                                    f'{missing.name}: frames must be numbered without gaps from '
+                                    f'{filename_tmpl.format(start_index)}')
         return np.stack([read_image(f) for f in files]), 0.
-    with FrameSource(video) as source:
-        frames = list(source)
-        fps = source.fps
-    if not frames:
-        raise ValueError(f'no frames could be read from {video}')
-    return np.stack(frames), fps
+    with open_video(video) as reader:
+        return reader.get_frames(np.arange(reader.num_frames)), float(reader.fps)
 
 
 def resize_frames(frames: np.ndarray, target_resolution: Sequence[int] | None,
@@ -122,10 +129,10 @@ def resize_frames(frames: np.ndarray, target_resolution: Sequence[int] | None,
     if (w <= 0 and h <= 0) or min(w, h) < -1 or 0 in (w, h):
         raise ValueError(f'target resolution must be (w, h) with positive sizes, one of them '
                          f'maybe -1 (keep the aspect ratio); got {w} {h}')
-    if w == -1:
-        w = max(1, round(h / frame_h * frame_w))
+    if w == -1:  # truncated, as MMAction2's int(h / frame_h * frame_w)
+        w = max(1, int(h / frame_h * frame_w))
     if h == -1:
-        h = max(1, round(w / frame_w * frame_h))
+        h = max(1, int(w / frame_w * frame_h))
     interpolation = RESIZE_ALGORITHMS[resize_algorithm]
     return np.stack([cv2.resize(f, (w, h), interpolation=interpolation) for f in frames])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.Pat
                     optimize: bool = False) -> nn.Module:
     """Build the recognizer of ``config``, load ``checkpoint`` (if given) and put it in eval mode.
 
-    The config is attached as ``model.cfg``; backbone ``pretrained`` weights are not
-    loaded (the checkpoint has every weight, and without one the weights are random).
+    The config is attached as ``model.cfg``; no ``pretrained`` weights are loaded (every
+    ``pretrained`` key of the model config is set to None, see
+    :func:`turn_off_pretrained`: the checkpoint has every weight, and without one the
+    weights are random).
     ``optimize=True`` applies :func:`~actionlab.models.optimize_for_inference` (BatchNorm
     folding, channels-last and oneDNN layers on the CPU): same scores within float
     rounding, 2-3x faster on a CPU, but the model can no longer be trained.
@@ -35,8 +37,7 @@ def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.Pat
     cfg = copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    if cfg.model.get('backbone') is not None:
-        cfg.model.backbone.pretrained = None
+    turn_off_pretrained(cfg.model)
     model = build_model(cfg.model)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu')
@@ -45,6 +46,16 @@ def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.Pat
     if optimize:
         optimize_for_inference(model)
     return model
+
+
+def turn_off_pretrained(cfg: MutableMapping) -> None:
+    """Set every ``pretrained`` key in the (nested) model config ``cfg`` to None, in place
+    (as MMAction2's test tool): the checkpoint provides every weight."""
+    if 'pretrained' in cfg:
+        cfg['pretrained'] = None
+    for value in cfg.values():
+        if isinstance(value, Mapping):
+            turn_off_pretrained(value)
 
 
 def load_label_map(path: str | os.PathLike) -> list[str]:

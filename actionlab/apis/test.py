@@ -120,8 +120,8 @@ def collect_results_cpu(result_part: list, size: int, tmpdir: str | os.PathLike 
     reads them all, orders the results as the dataset (see :func:`multi_gpu_test`) and
     deletes the part files. ``tmpdir`` must be visible to every process (on several
     nodes: a shared filesystem). Without one, rank 0 makes a fresh folder under
-    ``./.dist_test`` and removes it afterwards. Returns the ``size`` ordered results on
-    rank 0, None elsewhere.
+    ``./.dist_test`` and removes it afterwards (and ``./.dist_test`` too when nothing
+    else is left in it). Returns the ``size`` ordered results on rank 0, None elsewhere.
     """
     rank, world_size = get_dist_info()
     made_here = tmpdir is None
@@ -156,6 +156,11 @@ def collect_results_cpu(result_part: list, size: int, tmpdir: str | os.PathLike 
         ordered = _interleave(parts, size)
     # no rank may write the next round's part files before rank 0 has read this round's
     barrier()
+    if made_here and rank == 0:
+        try:  # only when empty: another job may be collecting in it
+            Path(DEFAULT_TMPDIR_ROOT).rmdir()
+        except OSError:
+            pass
     return ordered
 
 
@@ -219,6 +224,24 @@ def load_results(path: str | os.PathLike) -> list:
         results = [{k: _array(v) for k, v in r.items()} if isinstance(r, dict) else _array(r)
                    for r in results]
     return results
+
+
+def load_scores(path: str | os.PathLike) -> list:
+    """The per-sample score arrays of a results file (see :func:`load_results`): the
+    entries of a bare score list, or the ``scores`` field of the records that
+    ``actionlab test --out-items`` writes. A ValueError naming the file when it holds
+    no scores (no entries, or records without ``scores``)."""
+    results = load_results(path)
+    if not results:
+        raise ValueError(f'results file {path} holds no results')
+    if not any(isinstance(r, dict) for r in results):
+        return results
+    bad = next((r for r in results if not isinstance(r, dict) or 'scores' not in r), None)
+    if bad is not None:
+        fields = ', '.join(map(str, bad)) if isinstance(bad, dict) else type(bad).__name__
+        raise ValueError(f'results file {path} holds records without "scores" (fields: {fields}); '
+                         'write them with actionlab test --out-items ... scores')
+    return [r['scores'] for r in results]
 
 
 def _array(value):

@@ -46,11 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format='%(asctime)s - %(levelname)s - %(message)s')
     try:
-        status = args.func(args) or 0
+        try:
+            status = args.func(args) or 0
+        except BaseException:
+            _abandon_process_group()
+            raise
         if 'torch.distributed' in sys.modules:
             from actionlab.engine.distributed import close_dist
 
-            close_dist()
+            close_dist()  # barrier, then leave: the processes leave together
         return status
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
@@ -64,6 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f'actionlab {args.command}: error: {type(e).__name__}: {e}{notes}\n'
               f'(set ACTIONLAB_DEBUG=1 to see the traceback)', file=sys.stderr)
         return 1
+
+
+def _abandon_process_group() -> None:
+    """After a failed command: leave the process group, if one was started, without a
+    barrier (another process may be waiting in a different collective, or be gone).
+    Looks only when ``torch.distributed`` is already imported (never imports torch)."""
+    if 'torch.distributed' not in sys.modules:
+        return
+    dist = sys.modules['torch.distributed']
+    try:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception as e:  # the command's own error matters more
+        logging.getLogger(__name__).warning('could not leave the process group: %s', e)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

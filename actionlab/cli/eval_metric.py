@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actionlab.apis.test import load_results
+    from actionlab.apis.test import load_scores
     from actionlab.cli.test import report
     from actionlab.config import Config
     from actionlab.data.datasets import build_dataset
@@ -38,11 +38,6 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit('actionlab eval-metric: give --eval METRIC... and/or --plot-confusion IMAGE')
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    results = load_results(args.results)
-    if results and isinstance(results[0], dict):
-        if 'scores' not in results[0]:
-            raise ValueError(f'results file {args.results} holds records without "scores" '
-                             f'(fields: {", ".join(results[0])})')
-        results = [r['scores'] for r in results]
+    results = load_scores(args.results)
     report(results, build_dataset(cfg.data.test, dict(test_mode=True)), cfg, args)
     return 0

@@ -14,7 +14,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser('report-accuracy', help='fuse score files and report their accuracy',
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--scores', nargs='+', required=True, metavar='FILE',
-                   help='results files (.pkl or .json) of the same videos, in the same order')
+                   help='results files (.pkl or .json) of the same videos, in the same order '
+                   '(score lists, or records with "scores" from actionlab test --out-items)')
     p.add_argument('--coefficients', nargs='+', type=float, default=None, metavar='C',
                    help='one weight per score file (default: 1 each)')
     p.add_argument('--datalist', required=True, help='annotation file with the labels')
@@ -46,7 +47,7 @@ def read_datalist_labels(path: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from actionlab.apis.test import load_results
+    from actionlab.apis.test import load_scores
     from actionlab.evaluation import get_weighted_score, mean_class_accuracy, softmax, top_k_accuracy
 
     coefficients = args.coefficients or [1.0] * len(args.scores)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                          f'{len(coefficients)} coefficients')
     score_lists = []
     for path in args.scores:
-        scores = np.stack([np.asarray(s, dtype=np.float64).reshape(-1) for s in load_results(path)])
+        scores = np.stack([np.asarray(s, dtype=np.float64).reshape(-1) for s in load_scores(path)])
         score_lists.append(softmax(scores, dim=1) if args.apply_softmax else scores)
     labels = read_datalist_labels(args.datalist)
     for path, scores in zip(args.scores, score_lists):

@@ -56,24 +56,13 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def turn_off_pretrained(cfg: Mapping) -> None:
-    """Set every ``pretrained`` key in the (nested) model config to None: the checkpoint
-    provides every weight."""
-    if 'pretrained' in cfg:
-        cfg['pretrained'] = None
-    for value in cfg.values():
-        if isinstance(value, Mapping):
-            turn_off_pretrained(value)
-
-
 def run(args: argparse.Namespace) -> int:
+    from actionlab.apis.inference import init_recognizer
     from actionlab.apis.test import RESULT_SUFFIXES, multi_gpu_test, single_gpu_test
     from actionlab.config import Config
     from actionlab.data.datasets import build_dataset
     from actionlab.data.loader import build_dataloader
-    from actionlab.engine.checkpoint import load_checkpoint
     from actionlab.engine.distributed import get_dist_info, init_dist
-    from actionlab.models import build_model, optimize_for_inference
     from actionlab.models.ops import fuse_conv_bn
 
     cfg = Config.fromfile(args.config)
@@ -100,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
         if args.feature_extraction:
             test_cfg['feature_extraction'] = True
         cfg.model.test_cfg = test_cfg
-    turn_off_pretrained(cfg.model)
 
     distributed = args.launcher != 'none'
     if distributed:
@@ -116,13 +104,11 @@ def run(args: argparse.Namespace) -> int:
     loader_cfg.update(cfg.data.get('test_dataloader', {}))
     loader = build_dataloader(dataset, **loader_cfg)
 
-    model = build_model(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    if args.fuse_conv_bn:
-        model = fuse_conv_bn(model.eval())
-    model.to(device).eval()
-    if args.optimize:
-        optimize_for_inference(model)
+    # pretrained weights off, checkpoint loaded, on the device in eval mode; --optimize
+    # folds the BatchNorms itself, so --fuse-conv-bn has nothing left to do then
+    model = init_recognizer(cfg, args.checkpoint, device, optimize=args.optimize)
+    if args.fuse_conv_bn and not args.optimize:
+        model = fuse_conv_bn(model)
 
     if distributed:
         outputs = multi_gpu_test(model, loader, args.tmpdir, args.gpu_collect)

@@ -33,21 +33,30 @@ def pairwise_temporal_iou(candidate_segments, target_segments, calculate_overlap
     ``candidate_segments``: one ``[start, end]`` or an (m, 2) array; ``target_segments``:
     (n, 2). Returns float32 IoUs of shape (n,) for one candidate, else (n, m). With
     ``calculate_overlap_self`` also returns intersection / candidate length, same shape.
+
+    As in MMAction2, intersections and unions are computed in the inputs' float type
+    (float32 segments in float32, which can decide whether a tIoU reaches a threshold);
+    integer segments are computed in float64.
     """
-    candidates = np.asarray(candidate_segments, dtype=np.float64)
-    targets = np.asarray(target_segments, dtype=np.float64)
+    candidates, targets = np.asarray(candidate_segments), np.asarray(target_segments)
     if targets.ndim != 2 or candidates.ndim not in (1, 2):
         raise ValueError(f'pairwise_temporal_iou: candidate_segments must be [start, end] or (m, 2) '
                          f'and target_segments (n, 2); got shapes {candidates.shape} and {targets.shape}')
+    dtype = np.result_type(candidates, targets)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.float64
+    candidates, targets = candidates.astype(dtype, copy=False), targets.astype(dtype, copy=False)
     single = candidates.ndim == 1
     cands = candidates[None] if single else candidates
     inter, union = _overlap(cands[None], targets[:, None])                      # (n, m)
     with np.errstate(divide='ignore', invalid='ignore'):
         t_iou = (inter / union).astype(np.float32)
+        if not calculate_overlap_self:
+            return t_iou[:, 0] if single else t_iou
         overlap_self = (inter / (cands[:, 1] - cands[:, 0])).astype(np.float32)
     if single:
         t_iou, overlap_self = t_iou[:, 0], overlap_self[:, 0]
-    return (t_iou, overlap_self) if calculate_overlap_self else t_iou
+    return t_iou, overlap_self
 
 
 def _interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
@@ -196,7 +205,11 @@ def average_recall_at_avg_proposals(ground_truth: Mapping, proposals: Mapping, t
             num_kept_total += num_kept
             t_iou = pairwise_temporal_iou(props[:num_kept], gt).reshape(gt.shape[0], num_kept)
         hits = t_iou[None] >= thresholds[:, None, None]
-        first_hits.append(np.where(hits.any(axis=2), hits.argmax(axis=2), t_iou.shape[1]))
+        if t_iou.shape[1] == 0:
+            # no proposal kept (int(len(props) * ratio) == 0): the video recalls nothing
+            first_hits.append(np.zeros(hits.shape[:2], dtype=np.int64))
+        else:
+            first_hits.append(np.where(hits.any(axis=2), hits.argmax(axis=2), t_iou.shape[1]))
         kept_counts.append(np.full(gt.shape[0], t_iou.shape[1]))
     if num_kept_total == 0:
         raise ValueError(f'average_recall_at_avg_proposals: no proposal kept for any video '
@@ -217,7 +230,8 @@ def average_recall_at_avg_proposals(ground_truth: Mapping, proposals: Mapping, t
 
 
 def _strip_video_prefix(video_id: str) -> str:
-    # ActivityNet's ground-truth files name videos "v_<youtube id>", result files "<youtube id>"
+    # ActivityNet's ground-truth files name videos "v_<youtube id>", result files "<youtube id>";
+    # only ground-truth ids lose the prefix (a YouTube id may itself start with "v_")
     return video_id[2:] if video_id.startswith('v_') else video_id
 
 
@@ -237,9 +251,11 @@ class ActivityNetLocalization:
 
     Args:
         ground_truth_filename: json ``{video_id: {"annotations": [{"label": name,
-            "segment": [start, end]}, ...]}, ...}`` (ids ``v_<id>`` or ``<id>``).
+            "segment": [start, end]}, ...]}, ...}``; ids ``v_<id>`` lose the ``v_``
+            (ids without it are kept as they are).
         prediction_filename: json ``{"results": {video_id: [{"label": name,
-            "segment": [start, end], "score": s}, ...]}}``.
+            "segment": [start, end], "score": s}, ...]}}``; ids are used as they are, so
+            they name videos as the ground truth's ids without ``v_`` (``<id>``).
         tiou_thresholds: tIoU thresholds (default 0.5:0.05:0.95).
         verbose: log what was loaded.
 
@@ -297,7 +313,7 @@ class ActivityNetLocalization:
                     raise ValueError(f'prediction file {prediction_filename}: video {video_id} has '
                                      f'label {result.get("label")!r}, which the ground truth does '
                                      'not have') from None
-                rows.append((_strip_video_prefix(video_id), float(result['segment'][0]),
+                rows.append((video_id, float(result['segment'][0]),
                              float(result['segment'][1]), label, float(result['score'])))
         return _columns(rows, with_score=True)
 

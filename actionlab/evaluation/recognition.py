@@ -23,18 +23,13 @@ def _scores_array(scores, name: str = 'scores') -> np.ndarray:
     return scores
 
 
-def _labels_array(labels, num_samples: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.shape[0] != num_samples:
-        raise ValueError(f'labels must be {num_samples} integers (one per sample), '
-                         f'got shape {labels.shape}')
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f'labels must be integers, got dtype {labels.dtype}')
-    return labels.astype(np.int64)
-
-
-def _integer_labels(values, name: str) -> np.ndarray:
+def _integer_labels(values, name: str = 'labels', num_samples: int | None = None) -> np.ndarray:
+    """``values`` as a 1-D int64 array of labels; with ``num_samples``, exactly that many
+    (ValueError otherwise). Non-integer labels are a TypeError; an empty list is fine."""
     values = np.asarray(values)
+    if num_samples is not None and (values.ndim != 1 or values.shape[0] != num_samples):
+        raise ValueError(f'{name} must be {num_samples} integers (one per sample), '
+                         f'got shape {values.shape}')
     if values.size == 0:
         return values.reshape(0).astype(np.int64)
     if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
@@ -46,12 +41,42 @@ def _integer_labels(values, name: str) -> np.ndarray:
 def top_k_accuracy(scores, labels, topk: int | Sequence[int] = (1,)) -> list[float]:
     """Fraction of samples whose label is among the ``k`` highest scores, for each k."""
     scores = _scores_array(scores)
-    labels = _labels_array(labels, len(scores))
+    labels = _integer_labels(labels, num_samples=len(scores))
     topk = (topk,) if isinstance(topk, int) else tuple(topk)
     # one descending sort serves every k (the same argsort as MMAction2, so ties agree)
     ranked = np.argsort(scores, axis=1)[:, ::-1]
     hits = ranked == labels[:, None]
     return [float(hits[:, :k].any(axis=1).mean()) for k in topk]
+
+
+def _check_normalize(normalize: str | None) -> None:
+    if normalize not in NORMALIZE:
+        raise ValueError(f"normalize must be one of 'true', 'pred', 'all' or None, got {normalize!r}")
+
+
+def confusion_counts(y_pred, y_real) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, counts)``: the sorted union of the integer labels in ``y_pred`` and
+    ``y_real``, and the (num_labels, num_labels) counts, rows = true label, columns =
+    predicted label (as :func:`confusion_matrix` without ``normalize``)."""
+    y_pred = _integer_labels(y_pred, 'y_pred')
+    y_real = _integer_labels(y_real, 'y_real')
+    if len(y_pred) != len(y_real):
+        raise ValueError(f'y_pred has {len(y_pred)} labels but y_real has {len(y_real)}')
+    label_set, mapped = np.unique(np.concatenate([y_pred, y_real]), return_inverse=True)
+    n = len(label_set)
+    pred, real = mapped[:len(y_pred)], mapped[len(y_pred):]
+    return label_set, np.bincount(n * real + pred, minlength=n * n).reshape(n, n)
+
+
+def normalize_confusion(counts: np.ndarray, normalize: str | None) -> np.ndarray:
+    """Confusion ``counts`` normalised as :func:`confusion_matrix`'s ``normalize`` says
+    (``None``: the counts themselves)."""
+    _check_normalize(normalize)
+    if normalize is None:
+        return counts
+    total = {'true': counts.sum(axis=1, keepdims=True), 'pred': counts.sum(axis=0, keepdims=True),
+             'all': counts.sum()}[normalize]
+    return np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
 
 
 def confusion_matrix(y_pred, y_real, normalize: str | None = None) -> np.ndarray:
@@ -61,33 +86,18 @@ def confusion_matrix(y_pred, y_real, normalize: str | None = None) -> np.ndarray
     ``normalize``: ``'true'`` divides each row by its sum, ``'pred'`` each column,
     ``'all'`` the whole matrix; an empty row or column stays 0. ``None`` keeps counts.
     """
-    if normalize not in NORMALIZE:
-        raise ValueError(f"normalize must be one of 'true', 'pred', 'all' or None, got {normalize!r}")
-    y_pred = _integer_labels(y_pred, 'y_pred')
-    y_real = _integer_labels(y_real, 'y_real')
-    if len(y_pred) != len(y_real):
-        raise ValueError(f'y_pred has {len(y_pred)} labels but y_real has {len(y_real)}')
-    label_set, mapped = np.unique(np.concatenate([y_pred, y_real]), return_inverse=True)
-    n = len(label_set)
-    pred, real = mapped[:len(y_pred)], mapped[len(y_pred):]
-    counts = np.bincount(n * real + pred, minlength=n * n).reshape(n, n)
-    if normalize is None:
-        return counts
-    total = {'true': counts.sum(axis=1, keepdims=True), 'pred': counts.sum(axis=0, keepdims=True),
-             'all': counts.sum()}[normalize]
-    return np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
+    _check_normalize(normalize)
+    return normalize_confusion(confusion_counts(y_pred, y_real)[1], normalize)
 
 
 def _class_accuracies(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     """(classes, top-1 accuracy of each): the classes present in the labels or the
     predictions; a class that is only ever predicted has accuracy 0."""
     scores = _scores_array(scores)
-    labels = _labels_array(labels, len(scores))
-    pred = np.argmax(scores, axis=1)
-    classes = np.unique(np.concatenate([pred, labels]))
-    cf = confusion_matrix(pred, labels).astype(np.float64)
-    counts = cf.sum(axis=1)
-    hits = np.diag(cf)
+    labels = _integer_labels(labels, num_samples=len(scores))
+    classes, cf = confusion_counts(np.argmax(scores, axis=1), labels)
+    counts = cf.sum(axis=1).astype(np.float64)
+    hits = np.diag(cf).astype(np.float64)
     return classes, np.divide(hits, counts, out=np.zeros_like(hits), where=counts > 0)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actionlab.evaluation import confusion_matrix
+from actionlab.evaluation.recognition import confusion_counts, normalize_confusion
 
 #: above this many classes the cells get no numbers (they would not be readable)
 MAX_ANNOTATED_CLASSES = 30
@@ -36,14 +36,11 @@ def plot_confusion_matrix(y_pred, y_real, out_file: str | os.PathLike,
     counts when there are at most 30 classes. Returns the path written.
     """
     Figure, FigureCanvasAgg = matplotlib_figure()
-    y_pred = np.asarray(y_pred)
-    y_real = np.asarray(y_real)
-    labels = np.unique(np.concatenate([y_pred, y_real]))
+    labels, counts = confusion_counts(y_pred, y_real)
     if class_names is not None and len(labels) and labels.max() >= len(class_names):
         raise ValueError(f'label {labels.max()} has no name: {len(class_names)} class names given')
     names = [class_names[i] if class_names is not None else str(i) for i in labels]
-    counts = confusion_matrix(y_pred, y_real)
-    shown = confusion_matrix(y_pred, y_real, normalize=normalize) if normalize else counts
+    shown = normalize_confusion(counts, normalize)
 
     n = len(labels)
     side = min(4 + 0.45 * n, 40)

@@ -46,10 +46,9 @@ def draw_text_lines(frame: np.ndarray, lines: Sequence[str], color: str | Sequen
                     font_scale: float = 0.5, origin: tuple[int, int] = (10, 10), thickness: int = 1,
                     font: int = cv2.FONT_HERSHEY_DUPLEX) -> np.ndarray:
     """Write ``lines`` one below the other on an (H, W, 3) RGB uint8 ``frame``, the first
-    one's top-left corner at ``origin`` (x, y). Draws in place when ``frame`` is a
-    contiguous writable array (else on a copy); returns the frame drawn on."""
-    if not (frame.flags.c_contiguous and frame.flags.writeable):
-        frame = np.ascontiguousarray(frame).copy()
+    one's top-left corner at ``origin`` (x, y). Draws on a copy, which it returns:
+    ``frame`` itself is never changed (the demos keep frames to score them later)."""
+    frame = np.array(frame, order='C', copy=True)
     rgb = parse_color(color)
     x, y = origin
     for line in lines:

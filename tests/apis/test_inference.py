@@ -57,6 +57,31 @@ def test_decoding_steps_follow_the_input_kind(synthetic_video, rawframe_dir):
         build_inference_input(cfg, '/no/such.mp4')
 
 
+def test_every_pretrained_key_is_turned_off(tmp_path):
+    """A SlowFast pathway's own ``pretrained`` (nested below the backbone) is not loaded
+    either: the checkpoint has every weight."""
+    pathway = dict(type='resnet3d', depth=18, conv1_stride_t=1, pool1_stride_t=1)
+    cfg = Config(dict(
+        model=dict(type='Recognizer3D',
+                   backbone=dict(type='ResNet3dSlowFast', pretrained='/no/such/slowfast.pth',
+                                 resample_rate=4, speed_ratio=4, channel_ratio=8,
+                                 slow_pathway=dict(pathway, pretrained='/no/such/slow.pth', lateral=True,
+                                                   base_channels=8, conv1_kernel=(1, 7, 7),
+                                                   inflate=(0, 0, 1, 1)),
+                                 fast_pathway=dict(pathway, pretrained=None, lateral=False, base_channels=1,
+                                                   conv1_kernel=(5, 7, 7))),
+                   cls_head=dict(type='SlowFastHead', in_channels=72, num_classes=3)),
+        data=dict(test=dict(pipeline=[]))))
+    torch.manual_seed(0)
+    model = init_recognizer(cfg)
+    backbone = model.cfg.model.backbone
+    assert backbone.pretrained is None and backbone.slow_pathway.pretrained is None
+    assert cfg.model.backbone.slow_pathway.pretrained == '/no/such/slow.pth'  # the caller's stays
+    ckpt = save_checkpoint(model, tmp_path / 'slowfast.pth')
+    reloaded = init_recognizer(cfg, ckpt)
+    torch.testing.assert_close(reloaded.state_dict(), model.state_dict())
+
+
 def test_checkpoint_weights_decide_the_prediction(tmp_path, rawframe_dir):
     cfg = _config(RAWFRAME_HEAD)
     model = init_recognizer(cfg)

@@ -17,6 +17,7 @@ from actionlab.apis.test import (
     collect_results_gpu,
     evaluate_kwargs,
     load_results,
+    load_scores,
     multi_gpu_test,
     single_gpu_test,
 )
@@ -85,9 +86,9 @@ def test_multi_gpu_test_gathers_every_rank_in_dataset_order(tmp_path, monkeypatc
         np.testing.assert_array_equal(np.stack(rank0[how]), np.stack(expected))
         assert rank1[how] is None
     assert rank0['default_tmpdir'] == [0, 1] and rank1['default_tmpdir'] is None
-    # the given folder stays (emptied); the default one is removed
+    # the given folder stays (emptied); the default one is removed, ./.dist_test with it
     assert list((tmp_path / 'shared').iterdir()) == []
-    assert list((tmp_path / '.dist_test').iterdir()) == []
+    assert not (tmp_path / '.dist_test').exists()
 
 
 def test_single_process_paths():
@@ -97,6 +98,16 @@ def test_single_process_paths():
     assert all(isinstance(r, np.ndarray) for r in results)
     np.testing.assert_array_equal(np.stack(multi_gpu_test(Echo(), loader)), np.stack(results))
     assert collect_results_gpu([1, 2, 3], 2) == [1, 2]
+
+
+def test_default_tmpdir_root_is_removed_only_when_empty(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert collect_results_cpu([3, 4, 5], 2) == [3, 4]
+    assert not (tmp_path / '.dist_test').exists()
+    # another job's folder in ./.dist_test: it stays, and so does ./.dist_test
+    (tmp_path / '.dist_test' / 'other_job').mkdir(parents=True)
+    assert collect_results_cpu([7], 1) == [7]
+    assert [p.name for p in (tmp_path / '.dist_test').iterdir()] == ['other_job']
 
 
 def test_collect_results_cpu_reports_missing_parts(tmp_path):
@@ -115,6 +126,23 @@ def test_load_results_reads_what_datasets_dump(tmp_path, suffix):
     loaded = load_results(tmp_path / f'rec{suffix}')
     assert loaded[0]['filename'] == 'a.mp4' and loaded[0]['label'] == 1
     np.testing.assert_array_equal(loaded[0]['scores'], results[0])
+
+
+@pytest.mark.parametrize('suffix', ['.pkl', '.json'])
+def test_load_scores_takes_bare_scores_and_records(tmp_path, suffix):
+    scores = [np.array([0.25, 0.75], np.float32), np.array([1., 0.], np.float32)]
+    BaseDataset.dump_results(scores, tmp_path / f'bare{suffix}')
+    np.testing.assert_array_equal(np.stack(load_scores(tmp_path / f'bare{suffix}')), np.stack(scores))
+    records = [dict(filename=f'{i}.mp4', label=i, scores=s) for i, s in enumerate(scores)]
+    BaseDataset.dump_results(records, tmp_path / f'records{suffix}')
+    np.testing.assert_array_equal(np.stack(load_scores(tmp_path / f'records{suffix}')), np.stack(scores))
+    BaseDataset.dump_results([dict(filename='a.mp4', label=0)], tmp_path / f'noscores{suffix}')
+    with pytest.raises(ValueError,
+                       match=r'noscores\.\w+ holds records without "scores" \(fields: filename, label\)'):
+        load_scores(tmp_path / f'noscores{suffix}')
+    BaseDataset.dump_results([], tmp_path / f'empty{suffix}')
+    with pytest.raises(ValueError, match=r'empty\.\w+ holds no results'):
+        load_scores(tmp_path / f'empty{suffix}')
 
 
 def test_results_file_errors(tmp_path):

@@ -126,3 +126,46 @@ def test_out_of_range_label_is_caught_before_training(dataset, tmp_path, capsys)
     assert main(['train', TSM_CONFIG, '--work-dir', str(tmp_path / 'w'), *options]) == 1
     err = capsys.readouterr().err
     assert f'{ann}: label 9 of' in err and '000003.mp4 is out of range for a model with num_classes=6' in err
+
+
+
+def _raise(error: BaseException):
+    def run(args):
+        raise error
+    return run
+
+
+def test_process_group_is_left_after_success_and_failure(tmp_path, monkeypatch, capsys):
+    import torch.distributed as dist
+
+    from actionlab.cli import print_config
+    from actionlab.engine import distributed
+
+    closed = []  # close_dist: a barrier, then leave
+
+    def close_dist():
+        closed.append(1)
+        dist.destroy_process_group()
+
+    monkeypatch.setattr(distributed, 'close_dist', close_dist)
+    runs = [(None, 0), (ValueError('broken annotation file'), 1), (SystemExit('bad arguments'), None)]
+    try:
+        for i, (error, status) in enumerate(runs):
+            # a one-process gloo group, as --launcher pytorch starts one
+            dist.init_process_group('gloo', init_method=f'file://{tmp_path / f"store{i}"}', rank=0,
+                                    world_size=1)
+            if error is not None:
+                monkeypatch.setattr(print_config, 'run', _raise(error))
+            if status is None:
+                with pytest.raises(SystemExit, match='bad arguments'):
+                    main(['print-config', TSM_CONFIG])
+            else:
+                assert main(['print-config', TSM_CONFIG]) == status
+            assert not dist.is_initialized()
+            # success: close_dist (barrier + leave); failure: left without the barrier, as
+            # another rank may be waiting in a different collective
+            assert closed == [1]
+        assert 'ValueError: broken annotation file' in capsys.readouterr().err
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

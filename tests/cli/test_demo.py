@@ -109,3 +109,59 @@ def test_gradcam_demo(model_files, synthetic_video, tmp_path, capsys):
                  '--target-resolution', '32', '32', '--target-layer-name', 'backbone/layer4/1/relu']) == 0
     assert _read(out).shape == (8, 32, 32, 3)  # one heatmap per segment
     assert 'Grad-CAM of class' in capsys.readouterr().out
+
+
+def test_drawn_labels_do_not_reach_the_scored_frames(model_files, synthetic_video, tmp_path):
+    """The long-video and stream demos keep frames in their window after drawing on the
+    output: the predictions are the same with and without an output video."""
+    from actionlab.apis.demo import long_video_demo, webcam_demo
+    from actionlab.apis.inference import init_recognizer, load_label_map
+
+    checkpoint, label_map = model_files
+    model = init_recognizer(CONFIG, checkpoint)
+    labels = load_label_map(label_map)
+    plain = long_video_demo(model, synthetic_video.path, labels, threshold=0)
+    drawn = long_video_demo(model, synthetic_video.path, labels, out_file=tmp_path / 'long.mp4', threshold=0)
+    assert len(plain) == 17 and drawn == plain
+    plain = webcam_demo(model, synthetic_video.path, labels, threshold=0, inference_fps=0)
+    drawn = webcam_demo(model, synthetic_video.path, labels, out_filename=tmp_path / 'stream.mp4',
+                        threshold=0, inference_fps=0)
+    assert len(plain) == 17 and drawn == plain
+    # the written frames do carry the labels
+    written = _read(tmp_path / 'long.mp4').astype(int)
+    assert np.abs(written[8, :20] - synthetic_video.frames[8, :20]).max() > 100
+
+
+def test_resize_keeps_the_aspect_ratio_truncating_as_mmaction2():
+    from actionlab.apis.demo import resize_frames
+
+    frames = np.zeros((2, 360, 640, 3), np.uint8)
+    assert resize_frames(frames, (-1, 240)).shape == (2, 240, 426, 3)  # int(426.67)
+    assert resize_frames(frames, (250, -1)).shape == (2, 140, 250, 3)  # int(140.625)
+    assert resize_frames(frames, (1, -1), 'bilinear').shape == (2, 1, 1, 3)  # at least 1 pixel
+
+
+def test_read_frames_takes_the_frames_the_classification_takes(synthetic_video, rawframe_dir, tmp_path):
+    import shutil
+
+    from actionlab.apis.demo import read_frames
+
+    frames, fps = read_frames(synthetic_video.path)
+    assert fps == 16 and frames.shape == (24, 48, 64, 3)
+    np.testing.assert_array_equal(frames, _read(synthetic_video.path))
+    frames, fps = read_frames(rawframe_dir.path, use_frames=True)
+    assert fps == 0
+    np.testing.assert_array_equal(frames, rawframe_dir.frames)
+    # img_00004 missing: the classification counts 11 frames named img_*, so 1..11 are read
+    gappy = tmp_path / 'gappy'
+    shutil.copytree(rawframe_dir.path, gappy)
+    (gappy / 'img_00004.jpg').unlink()
+    with pytest.raises(FileNotFoundError, match='has 11 frames named like .* but no img_00004.jpg'):
+        read_frames(gappy, use_frames=True)
+    # numbered from 0: start_index 0 reads all 12 (img_00000 ... img_00011)
+    shifted = tmp_path / 'shifted'
+    shifted.mkdir()
+    for i in range(12):
+        shutil.copy(rawframe_dir.path / f'img_{i + 1:05}.jpg', shifted / f'img_{i:05}.jpg')
+    frames, _ = read_frames(shifted, use_frames=True, start_index=0)
+    np.testing.assert_array_equal(frames, rawframe_dir.frames)

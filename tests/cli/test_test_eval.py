@@ -127,6 +127,62 @@ def test_eval_metric_and_report_accuracy(setup, tmp_path, capsys):
               '--coefficients', '1', '--datalist', str(data / 'val.txt')])
 
 
+def test_records_from_out_items_are_scored_by_both_commands(setup, tmp_path, capsys):
+    options, _, data = setup
+    labels = _labels(data)
+    rng = np.random.default_rng(1)
+    scores = [rng.normal(size=6).astype(np.float32) for _ in labels]
+    records = [dict(filename=f'{i:06d}.mp4', label=label, scores=s)
+               for i, (label, s) in enumerate(zip(labels, scores))]
+    (tmp_path / 'records.pkl').write_bytes(pickle.dumps(records))
+    assert main(['report-accuracy', '--scores', str(tmp_path / 'records.pkl'), '--datalist',
+                 str(data / 'val.txt'), '--top-k', '1', '3']) == 0
+    printed = capsys.readouterr().out
+    assert _printed(printed, 'Mean Class Accuracy') == pytest.approx(mean_class_accuracy(scores, labels),
+                                                                      abs=1e-4)
+    assert _printed(printed, 'Top 3 Accuracy') == pytest.approx(top_k_accuracy(scores, labels, (3,))[0],
+                                                                 abs=1e-4)
+    assert main(['eval-metric', CONFIG, str(tmp_path / 'records.pkl'), '--eval', 'top_k_accuracy',
+                 *options]) == 0
+    assert _printed(capsys.readouterr().out, 'top1_acc') == pytest.approx(
+        top_k_accuracy(scores, labels, (1,))[0], abs=1e-4)
+    # records without scores: one message naming the file, from both commands
+    (tmp_path / 'names.pkl').write_bytes(pickle.dumps([dict(filename=r['filename']) for r in records]))
+    for command in (['report-accuracy', '--scores', str(tmp_path / 'names.pkl'), '--datalist',
+                     str(data / 'val.txt')],
+                    ['eval-metric', CONFIG, str(tmp_path / 'names.pkl'), '--eval', 'top_k_accuracy',
+                     *options]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert f'results file {tmp_path / "names.pkl"} holds records without "scores"' in err
+        assert 'Traceback' not in err
+
+
+def test_fuse_conv_bn_with_optimize_folds_once(setup, tmp_path, monkeypatch):
+    import sys
+
+    options, checkpoint, _ = setup
+    module = sys.modules['actionlab.models.ops.fuse_conv_bn']
+    folds = []
+    fold = module._fuse_children
+
+    def counting(model, *args, **kwargs):
+        if type(model).__name__ == 'Recognizer2D':  # a whole-model fold, not its recursion
+            folds.append(1)
+        return fold(model, *args, **kwargs)
+
+    monkeypatch.setattr(module, '_fuse_children', counting)
+    outs = {}
+    for flags in (['--fuse-conv-bn'], ['--optimize'], ['--fuse-conv-bn', '--optimize']):
+        folds.clear()
+        out = tmp_path / f'{"_".join(flags)}.pkl'
+        assert main(['test', CONFIG, checkpoint, *flags, '--out', str(out), *options]) == 0
+        assert folds == [1], flags
+        outs[tuple(flags)] = np.stack(pickle.loads(out.read_bytes()))
+    np.testing.assert_allclose(outs[('--fuse-conv-bn', '--optimize')], outs[('--fuse-conv-bn',)],
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_confusion_plots(setup, tmp_path):
     pytest.importorskip('matplotlib', reason='plotting needs matplotlib (the plot extra)')
     options, checkpoint, data = setup

@@ -226,3 +226,50 @@ def test_activitynet_localization_errors(tmp_path):
     pred_file.write_text('{"results": [1, 2]}')
     with pytest.raises(ValueError, match='expected {"results"'):
         ActivityNetLocalization(gt_file, pred_file)
+
+
+def test_pairwise_temporal_iou_computes_in_the_input_float_type():
+    # MMAction2 computes float32 segments in float32: 0.79999995 here, just below 0.8
+    gt = np.array([[6.4, 81.8]], np.float32)
+    proposal = np.array([[6.58, 66.9]], np.float32)
+    inter = min(proposal[0, 1], gt[0, 1]) - max(proposal[0, 0], gt[0, 0])  # float32 math
+    union = (gt[0, 1] - gt[0, 0]) + (proposal[0, 1] - proposal[0, 0]) - inter
+    expected = np.float32(float(inter) / union)
+    iou = pairwise_temporal_iou(proposal, gt)
+    assert iou.dtype == np.float32 and iou[0, 0] == expected == np.float32(0.79999995)
+    assert not iou[0, 0] >= 0.8
+    # float64 segments stay float64 (the same numbers reach 0.8), integers become float64
+    assert pairwise_temporal_iou(proposal.astype(np.float64).round(2), gt.astype(np.float64).round(1))[0, 0] \
+        == np.float32(0.8)
+    np.testing.assert_array_equal(pairwise_temporal_iou(np.array([1, 3]), np.array([[0, 2], [2, 4]])),
+                                  np.float32([1 / 3, 1 / 3]))
+
+
+def test_average_recall_with_a_video_that_keeps_no_proposal():
+    # 2 proposals per video on average from 11: ratio 4/11 keeps 3 of a's 10 and 0 of b's 1,
+    # so b recalls nothing (MMAction2 gives AUC 37.75)
+    gt = {'a': np.array([[0., 10.]]), 'b': np.array([[5., 9.]])}
+    proposals = {'a': np.c_[np.tile([[0., 10.]], (10, 1)), np.linspace(1, .1, 10)],
+                 'b': np.array([[5., 9., .9]])}
+    recall, average_recall, per_video, auc = average_recall_at_avg_proposals(
+        gt, proposals, total_num_proposals=11, max_avg_proposals=2)
+    # a's first kept proposal matches exactly; it counts once a's cutoff int(3 f) >= 1
+    fractions = np.arange(1, 101) / 100 * (2 * 2 / 3)
+    expected = (np.floor(3 * fractions) >= 1) / 2
+    np.testing.assert_allclose(recall, np.tile(expected, (10, 1)))
+    np.testing.assert_allclose(per_video, fractions * 3 / 2)
+    assert auc == pytest.approx(37.75)
+    np.testing.assert_allclose(recall, _recall_reference(gt, proposals, 11, 2, THRESHOLDS))
+
+
+def test_activitynet_strips_v_from_ground_truth_ids_only(tmp_path):
+    # a YouTube id that itself starts with "v_": ground truth "v_v_abc", results "v_abc"
+    gt_file, pred_file = _write_activitynet(tmp_path, {'v_v_abc': [('run', [0, 10])]},
+                                            {'v_abc': [('run', [0, 10], .9)]})
+    _, average = ActivityNetLocalization(gt_file, pred_file).evaluate()
+    assert average == 1.0
+    # a results id with the prefix names no ground-truth video
+    gt_file, pred_file = _write_activitynet(tmp_path, {'v_abc': [('run', [0, 10])]},
+                                            {'v_abc': [('run', [0, 10], .9)]})
+    _, average = ActivityNetLocalization(gt_file, pred_file).evaluate()
+    assert average == 0.0

@@ -160,7 +160,7 @@ def test_get_weighted_score_and_softmax():
 def test_input_checks():
     with pytest.raises(ValueError, match='labels must be 5 integers'):
         top_k_accuracy(SCORES, [0, 1])
-    with pytest.raises(TypeError, match='labels must be integers'):
+    with pytest.raises(TypeError, match='labels must be a 1-D list or array of integer labels'):
         mean_class_accuracy(SCORES, [0.5] * 5)
     with pytest.raises(ValueError, match=r'scores must be \(num_samples, num_classes\)'):
         top_k_accuracy(np.zeros(4), [0, 1, 2, 3])

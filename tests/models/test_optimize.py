@@ -180,6 +180,21 @@ def test_onednn_convs_match_the_stock_ones(layer, shape):
 
 
 @needs_onednn
+def test_onednn_convs_take_unbatched_inputs_like_the_stock_ones():
+    for layer, shape in ((nn.Conv2d(3, 4, 3, padding=1), (3, 8, 8)),
+                         (nn.Conv3d(3, 4, 3, padding=1), (3, 4, 8, 8))):
+        fast = copy.deepcopy(layer)
+        use_onednn_layers(fast)
+        x = torch.randn(shape)
+        with torch.inference_mode():
+            expected = layer(x)
+            assert expected.shape == (4, *shape[1:])
+            torch.testing.assert_close(fast(x), expected)
+            # batched inputs still run on oneDNN, with the same numbers
+            torch.testing.assert_close(fast(x[None])[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
 def test_padding_modes_oneDNN_cannot_take_fall_back():
     for layer in (nn.Conv2d(4, 4, 3, padding='same'), nn.Conv2d(4, 4, 3, padding=1, padding_mode='reflect')):
         fast = copy.deepcopy(layer)

@@ -68,15 +68,16 @@ def test_parse_color():
 def test_draw_text_lines_draws_each_line_below_the_last():
     frame = np.zeros((60, 120, 3), np.uint8)
     out = draw_text_lines(frame, ['abc', 'def'], color='red', font_scale=0.5, origin=(5, 4))
-    assert out is frame  # drawn in place
-    rows = np.nonzero(frame.any(axis=(1, 2)))[0]
-    cols = np.nonzero(frame.any(axis=(0, 2)))[0]
+    # drawn on a copy: the caller's frame (e.g. one a demo still scores) stays as it was
+    assert out is not frame and not frame.any()
+    rows = np.nonzero(out.any(axis=(1, 2)))[0]
+    cols = np.nonzero(out.any(axis=(0, 2)))[0]
     assert rows.min() >= 4 and cols.min() >= 5 and cols.max() < 60
     # two separate bands of text, red only (antialiasing blends red into black)
     bands = np.split(rows, np.nonzero(np.diff(rows) > 1)[0] + 1)
     assert len(bands) == 2
-    assert frame[..., 1:].max() == 0 and frame[..., 0].max() == 255
-    # a read-only frame is drawn on a copy
+    assert out[..., 1:].max() == 0 and out[..., 0].max() == 255
+    # a read-only frame is drawn on a copy too
     locked = np.zeros((20, 40, 3), np.uint8)
     locked.flags.writeable = False
     assert draw_text_lines(locked, ['x']).any() and not locked.any()

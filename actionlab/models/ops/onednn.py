@@ -46,11 +46,13 @@ def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 
 
 class _OneDNNConvMixin:
-    """``_conv_forward`` through ``aten::mkldnn_convolution`` (zero padding given as numbers)."""
+    """``_conv_forward`` through ``aten::mkldnn_convolution`` (zero padding given as numbers,
+    batched input: unbatched (C, H, W) / (C, T, H, W) inputs take the stock path)."""
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor,
                       bias: torch.Tensor | None) -> torch.Tensor:
-        if self.padding_mode == 'zeros' and not isinstance(self.padding, str) and onednn_applies(input):
+        if (self.padding_mode == 'zeros' and not isinstance(self.padding, str)
+                and input.dim() == weight.dim() and onednn_applies(input)):
             return torch.ops.aten.mkldnn_convolution(input, weight, bias, self.padding, self.stride,
                                                      self.dilation, self.groups)
         return super()._conv_forward(input, weight, bias)
