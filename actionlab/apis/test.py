@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from actionlab.engine.distributed import barrier, get_dist_info
 from actionlab.engine.runner import to_device
+from actionlab.models.builder import model_device
 
 #: ``evaluation`` config keys that configure the evaluation hook, not ``dataset.evaluate``
 EVAL_HOOK_KEYS = ('interval', 'tmpdir', 'start', 'gpu_collect', 'save_best', 'rule', 'by_epoch',
@@ -41,15 +42,10 @@ RESULT_SUFFIXES = ('.pkl', '.pickle', '.json', '.yaml', '.yml')
 DEFAULT_TMPDIR_ROOT = '.dist_test'
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
-
-
 def _run(model: nn.Module, data_loader: DataLoader, world_size: int, show: bool) -> list:
     """Per-sample outputs of ``model`` on this process's share of ``data_loader``."""
     model.eval()
-    device = _device_of(model)
+    device = model_device(model)
     results: list = []
     with torch.inference_mode(), tqdm(total=len(data_loader.dataset), desc='test', unit='video',
                                       disable=not show) as bar:

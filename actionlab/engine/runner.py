@@ -64,6 +64,7 @@ from actionlab.engine.hooks import (
     get_priority,
 )
 from actionlab.engine.seeding import derive_seed, load_rng_state, rng_state_dict, seed_everything
+from actionlab.models.builder import model_device
 from actionlab.models.recognizers.base import parse_losses
 from actionlab.registry import BuildError
 from actionlab.version import __version__
@@ -164,7 +165,7 @@ class Runner:
         self.logger = logger or logging.getLogger(__name__)
         self.meta: dict[str, Any] = dict(meta or {})
         self.seed = seed
-        self.device = torch.device(device) if device is not None else _model_device(model)
+        self.device = torch.device(device) if device is not None else model_device(model)
         self.timestamp = timestamp or time.strftime('%Y%m%d_%H%M%S', time.localtime())
         self.rank, self.world_size = get_dist_info()
         self.mode: str | None = None
@@ -572,11 +573,6 @@ def _priority_name(priority: int) -> str:
         return Priority(priority).name
     except ValueError:
         return str(priority)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
 
 
 def _point_latest_at(path: Path) -> None:

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from actionlab.registry import Registry
@@ -59,3 +60,9 @@ def build_model(cfg: Mapping[str, Any], train_cfg: Mapping | None = None,
 
 
 build_recognizer = build_model
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (the CPU for a model without any)."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device('cpu')

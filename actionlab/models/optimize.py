@@ -31,6 +31,7 @@ import sys
 import torch
 from torch import nn
 
+from .builder import model_device
 from .ops.fuse_conv_bn import fuse_conv_bn as fold_batch_norms
 from .ops.onednn import use_onednn_layers
 
@@ -68,11 +69,6 @@ def retain_freed_memory(limit_bytes: int = 1 << 30) -> bool:
     if accepted:
         logger.info('malloc keeps freed blocks of up to %d MiB for reuse', limit_bytes >> 20)
     return accepted
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
 
 
 def convs_to_channels_last(model: nn.Module) -> int:
@@ -121,7 +117,7 @@ def optimize_for_inference(model: nn.Module, channels_last: bool | str = 'auto',
         raise ValueError(f"optimize_for_inference channels_last must be 'auto', True or False, "
                          f'got {channels_last!r}')
     model.eval()
-    on_cpu = _device_of(model).type == 'cpu'
+    on_cpu = model_device(model).type == 'cpu'
     if fuse_conv_bn:
         fold_batch_norms(model)
     if channels_last is True or (channels_last == 'auto' and on_cpu):
