@@ -29,6 +29,7 @@ def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.Pat
     """
     from actionlab.engine.checkpoint import load_checkpoint
     from actionlab.models import build_model, optimize_for_inference
+    from actionlab.models.module_hooks import register_module_hooks
 
     if isinstance(config, (str, os.PathLike)):
         config = Config.fromfile(config)
@@ -39,6 +40,7 @@ def init_recognizer(config: str | os.PathLike | Config, checkpoint: str | os.Pat
         cfg.merge_from_dict(cfg_options)
     turn_off_pretrained(cfg.model)
     model = build_model(cfg.model)
+    register_module_hooks(model, cfg.get('module_hooks') or [])
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu')
     model.cfg = cfg

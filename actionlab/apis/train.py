@@ -24,10 +24,11 @@ from actionlab.engine.hooks import DistEvalHook, EvalHook, Fp16OptimizerHook, Pr
 from actionlab.engine.logging import get_logger, logging_to_file
 from actionlab.engine.optimizers import build_optimizer
 from actionlab.engine.runner import OmniSourceRunner, Runner, to_channels_last
+from actionlab.models.module_hooks import register_module_hooks
 from actionlab.version import __version__
 
 # config features of MMAction2 0.24.1 that ActionLab does not offer yet
-_UNSUPPORTED = {'multigrid': 'multigrid training', 'module_hooks': 'module hooks'}
+_UNSUPPORTED = {'multigrid': 'multigrid training'}
 
 # evaluation-hook keys that only the distributed evaluation hook takes (tmpdir, gpu_collect,
 # broadcast_bn_buffers): dropped for the single-process EvalHook
@@ -51,7 +52,7 @@ def train_model(model: nn.Module, dataset: Dataset | Sequence[Dataset], cfg: Con
     overrides, ``val``/``test``/``train`` datasets, ``train_ratio`` and
     ``omni_videos_per_gpu`` for OmniSource), ``optimizer``, ``optimizer_config``,
     ``fp16``, ``lr_config``, ``momentum_config``, ``checkpoint_config``,
-    ``log_config``, ``evaluation``, ``precise_bn``, ``custom_hooks``,
+    ``log_config``, ``evaluation``, ``precise_bn``, ``custom_hooks``, ``module_hooks``,
     ``total_epochs``, ``workflow``, ``work_dir``, ``seed``, ``resume_from``,
     ``auto_resume``, ``load_from``, ``find_unused_parameters``, ``cudnn_benchmark``.
     ActionLab's own: ``device`` (default: CUDA when available), ``sync_bn`` (convert
@@ -82,6 +83,8 @@ def train_model(model: nn.Module, dataset: Dataset | Sequence[Dataset], cfg: Con
         raise RuntimeError('train_model(distributed=True) needs an initialised process group: '
                            'start with torchrun and call actionlab.engine.distributed.init_dist')
 
+    if cfg.get('module_hooks'):
+        register_module_hooks(model, cfg.module_hooks)
     datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
     num_classes = getattr(getattr(model, 'cls_head', None), 'num_classes', None)
     if num_classes is not None:

@@ -291,3 +291,18 @@ def test_auto_resume_takes_rank_zeros_choice(tmp_path, make_cfg, deterministic, 
     assert broadcasts == [([None], 0)]
     assert runner.resumed_from == rank0_choice
     assert (runner.epoch, runner.iter) == (1, 2)
+
+
+def test_module_hooks_normalize_uint8_batches_in_the_model(tmp_path, make_cfg):
+    hook = dict(type='GPUNormalize', hooked_module='backbone', hook_pos='forward_pre',
+                input_format='NCHW', mean=NORM['mean'], std=NORM['std'])
+    plain = make_cfg(tmp_path / 'plain', total_epochs=1)
+    hooked = make_cfg(tmp_path / 'hooked', total_epochs=1, module_hooks=[hook])
+    uint8_pipeline = [step for step in TRAIN_PIPELINE if step['type'] != 'Normalize']
+    hooked.data.train.pipeline = uint8_pipeline
+    assert build_dataset(hooked.data.train)[0]['imgs'].dtype == torch.uint8
+    # the same batches, normalised in the pipeline or by the hook, train to the same weights
+    runs = [run(cfg) for cfg in (plain, hooked)]
+    assert len(runs[1].model.backbone._forward_pre_hooks) == 1
+    for (name, a), b in zip(runs[0].model.state_dict().items(), runs[1].model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
