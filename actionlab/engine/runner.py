@@ -172,6 +172,7 @@ class Runner:
         self.data_loader: DataLoader | None = None
         self.log_buffer = LogBuffer()
         self.outputs: dict[str, Any] = {}
+        self.step_source = ''  # set by train_step while an auxiliary OmniSource step runs
         #: ``torch.autocast`` arguments for the forward pass (set by the fp16 optimizer hook)
         self.autocast: dict[str, Any] | None = None
         #: the checkpoint file :meth:`resume` continued from, if any
@@ -372,10 +373,15 @@ class Runner:
         self._epoch += 1
 
     def train_step(self, batch: Mapping, source: str = '') -> None:
-        """One training step on ``batch``, with the iteration hooks around it."""
-        self.call_hook('before_train_iter')
-        self.run_iter(batch, source=source)
-        self.call_hook('after_train_iter')
+        """One training step on ``batch``, with the iteration hooks around it; ``source``
+        (non-empty for an auxiliary OmniSource step) is ``step_source`` while they run."""
+        self.step_source = source
+        try:
+            self.call_hook('before_train_iter')
+            self.run_iter(batch, source=source)
+            self.call_hook('after_train_iter')
+        finally:
+            self.step_source = ''
 
     def _extra_steps(self) -> None:
         """Steps on other batches after each main iteration (none here; see OmniSourceRunner)."""

@@ -266,6 +266,39 @@ def test_omnisource_iteration_hooks_act_once_per_iteration(tmp_path, make_loader
     assert saved == [1, 3]
     assert averaged == [0, 2]
     assert sorted(p.name for p in tmp_path.glob('iter_*.pth')) == ['iter_2.pth', 'iter_4.pth']
+    assert runner.step_source == ''
+
+
+def test_omnisource_iteration_time_covers_the_auxiliary_steps(tmp_path, make_loader, toy_dataset, tiny_model):
+    """One ``time`` and ``data_time`` per iteration (not per step), so the ETA counts
+    iterations; an auxiliary step's time is part of an iteration's."""
+    import time
+
+    from actionlab.engine.hooks import Hook
+
+    model = tiny_model()
+    runner = OmniSourceRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), max_epochs=1,
+                              seed=0, train_ratio=[1, 2])
+    times = []
+
+    class SlowAux(Hook):  # each auxiliary step takes 20 ms more
+        def after_train_iter(self, runner):
+            if self.is_aux_step(runner):
+                time.sleep(0.02)
+
+    class Record(Hook):
+        def after_train_iter(self, runner):
+            if not self.is_aux_step(runner):
+                times.append(list(runner.log_buffer.val_history['time']))
+
+    runner.register_training_hooks(None, {})
+    runner.register_hook(SlowAux(), 'HIGH')
+    runner.register_hook(Record(), 'LOWEST')
+    runner.run([make_loader(toy_dataset(16), batch_size=4), make_loader(toy_dataset(8), batch_size=2)],
+               [('train', 1)])
+    assert [len(t) for t in times] == [1, 2, 3, 4]  # one entry per main step
+    assert len(runner.log_buffer.val_history['data_time']) == 4
+    assert all(t >= 0.04 for t in times[-1][1:])  # iterations after the first include 2 aux steps
 
 
 def test_omnisource_rejects_gradient_accumulation(tmp_path, make_loader, tiny_model):

@@ -125,11 +125,11 @@ class Hook:
 
     @staticmethod
     def is_aux_step(runner: Runner) -> bool:
-        """Whether the training step that just ran is an auxiliary OmniSource step (one
-        of the extra steps on other sources after a main iteration, at the same
+        """Whether the training step in progress is an auxiliary OmniSource step (one of
+        the extra steps on other sources after a main iteration, at the same
         ``runner.iter``). Hooks that act every n iterations skip those steps, so they
         act once per iteration."""
-        return bool(runner.outputs.get('source'))
+        return bool(getattr(runner, 'step_source', ''))
 
     # Helpers for "every n" decisions; they look at the epoch/iteration in progress.
     @staticmethod
