@@ -133,3 +133,22 @@ def test_audio_recognizer_with_resnet_audio():
     torch.testing.assert_close(scores, per_clip.view(2, 3, 4).mean(1))
     result = model.train_step(dict(audios=audios, label=torch.tensor([[0], [3]])))
     assert result['num_samples'] == 2 and result['loss'].requires_grad
+
+
+def test_resnet_audio_frozen_stem_keeps_its_branch_norms_training():
+    # MMAction2 freezes every stem parameter but puts only the stem's own norm
+    # (conv1.bn) in eval mode; the BNs inside the ConvAudio branches keep training
+    model = tiny_audio(frozen_stages=0).train()
+    assert not any(p.requires_grad for p in model.conv1.parameters())
+    assert not model.conv1.bn.training
+    assert model.conv1.conv.conv_1.bn.training and model.conv1.conv.conv_2.bn.training
+    assert model.layer1.training and all(p.requires_grad for p in model.layer1.parameters())
+    # so a training step updates the branch statistics but not the stem's own
+    before = model.conv1.conv.conv_1.bn.running_mean.clone()
+    own = model.conv1.bn.running_mean.clone()
+    model(torch.randn(2, 1, 16, 16))
+    assert not torch.equal(model.conv1.conv.conv_1.bn.running_mean, before)
+    assert torch.equal(model.conv1.bn.running_mean, own)
+    # norm_eval still puts every BN (branches included) in eval mode
+    model = tiny_audio(frozen_stages=0, norm_eval=True).train()
+    assert not model.conv1.conv.conv_1.bn.training

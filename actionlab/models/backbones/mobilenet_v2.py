@@ -161,13 +161,5 @@ class MobileNetV2(StageFreezingMixin):
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            self.conv1.eval()
-            for param in self.conv1.parameters():
-                param.requires_grad = False
-        for name in self.layers[:max(self.frozen_stages, 0)]:
-            layer = getattr(self, name)
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
+    def _stage_name(self, i: int) -> str:
+        return self.layers[i - 1]  # stage 8 is conv2

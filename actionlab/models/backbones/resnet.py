@@ -131,23 +131,36 @@ def make_res_layer(block: type[nn.Module], inplanes: int, planes: int, blocks: i
     return nn.Sequential(*layers)
 
 
+def freeze_module(module: nn.Module) -> None:
+    """Put ``module`` in eval mode and stop all its parameters from learning."""
+    module.eval()
+    for param in module.parameters():
+        param.requires_grad = False
+
+
 class StageFreezingMixin(nn.Module):
-    """``train()`` that keeps ``frozen_stages`` (stem ``conv1`` + ``layer1..N``) and
-    ``norm_eval`` in force; shared by the 2D and 3D ResNets."""
+    """``train()`` that keeps ``frozen_stages`` (the stem + stages 1..N) and
+    ``norm_eval`` in force; shared by the 2D and 3D backbones.
+
+    Subclasses adapt :meth:`_freeze_stem` (default: freeze ``conv1``) and
+    :meth:`_stage_name` (default: ``layer{i}``).
+    """
 
     frozen_stages: int
     norm_eval: bool
 
+    def _freeze_stem(self) -> None:
+        freeze_module(self.conv1)
+
+    def _stage_name(self, i: int) -> str:
+        """The child holding stage ``i`` (1-based)."""
+        return f'layer{i}'
+
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
-            self.conv1.eval()
-            for param in self.conv1.parameters():
-                param.requires_grad = False
+            self._freeze_stem()
         for i in range(1, self.frozen_stages + 1):
-            layer = getattr(self, f'layer{i}')
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
+            freeze_module(getattr(self, self._stage_name(i)))
 
     def train(self, mode: bool = True):
         """Switch mode; frozen stages stay in eval mode, and all norms with ``norm_eval``."""

@@ -25,6 +25,7 @@ from .resnet import (
     StageFreezingMixin,
     _check_pretrained,
     _check_style,
+    freeze_module,
     init_resnet_weights,
     load_pretrained_weights,
     run_residual,
@@ -426,7 +427,4 @@ class ResNet3dLayer(StageFreezingMixin):
 
     def _freeze_stages(self) -> None:
         if self.all_frozen:
-            layer = getattr(self, self.layer_name)
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
+            freeze_module(getattr(self, self.layer_name))

@@ -25,7 +25,7 @@ from actionlab.registry import BuildError
 
 from ..builder import MODELS
 from ..ops import ConvModule
-from .resnet import _check_pretrained
+from .resnet import _check_pretrained, freeze_module
 from .resnet3d import ResNet3d
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,7 @@ class ResNet3dPathway(ResNet3d):
     def _freeze_stages(self) -> None:
         super()._freeze_stages()
         for name in self.lateral_connections[:max(self.frozen_stages, 0)]:
-            lateral = getattr(self, name)
-            lateral.eval()
-            for param in lateral.parameters():
-                param.requires_grad = False
+            freeze_module(getattr(self, name))
 
 
 _PATHWAYS = {'resnet3d': ResNet3dPathway}

@@ -177,6 +177,13 @@ class ResNetAudio(StageFreezingMixin):
         if self.pretrained is not None:
             load_pretrained_weights(self, self.pretrained)
 
+    def _freeze_stem(self) -> None:
+        # As MMAction2: every stem parameter stops learning, but only the stem's own
+        # norm goes to eval mode; the BNs inside the ConvAudio branches keep training.
+        for param in self.conv1.parameters():
+            param.requires_grad = False
+        self.conv1.norm.eval()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, T, F) -> features of the last stage."""
         x = self.conv1(x)

@@ -26,6 +26,7 @@ from ..ops import ConvModule, build_activation_layer, constant_init
 from .resnet import (
     StageFreezingMixin,
     _check_pretrained,
+    freeze_module,
     init_resnet_weights,
     load_pretrained_weights,
     run_residual,
@@ -237,13 +238,9 @@ class X3D(StageFreezingMixin):
                 if isinstance(m, BlockX3D):
                     constant_init(m.conv3.norm, 0)
 
-    def _freeze_stages(self) -> None:
-        frozen = [self.conv1_s, self.conv1_t] if self.frozen_stages >= 0 else []
-        frozen += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+    def _freeze_stem(self) -> None:
+        freeze_module(self.conv1_s)
+        freeze_module(self.conv1_t)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, H, W) -> (N, feat_dim, T, H / 32, W / 32)."""
