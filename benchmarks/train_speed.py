@@ -47,7 +47,7 @@ from actionlab.data.synthetic import make_synthetic_dataset  # noqa: E402
 from actionlab.engine.hooks import Fp16OptimizerHook, Hook  # noqa: E402
 from actionlab.engine.optimizers import build_optimizer  # noqa: E402
 from actionlab.engine.runner import Runner, to_channels_last  # noqa: E402
-from actionlab.models import build_model  # noqa: E402
+from actionlab.models import build_model, retain_freed_memory  # noqa: E402
 from actionlab.models.recognizers.base import parse_losses  # noqa: E402
 
 NORM = dict(type='Normalize', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
@@ -103,6 +103,7 @@ def build(name: str) -> torch.nn.Module:
 
 def actionlab_iters(model: torch.nn.Module, optimizer, batch: dict, n: int, precision: str) -> list[float]:
     """``n`` training iterations through the engine; the time of each."""
+    retain_freed_memory()  # as train_model does on the CPU (process-wide: the baseline gets it too)
     runner = Runner(model, optimizer, max_epochs=1)
     clock = Clock()
     runner.register_hook(clock, 'HIGHEST')

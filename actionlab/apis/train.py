@@ -24,6 +24,7 @@ from actionlab.engine.hooks import DistEvalHook, EvalHook, Fp16OptimizerHook, Pr
 from actionlab.engine.logging import get_logger, logging_to_file
 from actionlab.engine.optimizers import build_optimizer
 from actionlab.engine.runner import OmniSourceRunner, Runner, to_channels_last
+from actionlab.models import retain_freed_memory
 from actionlab.models.module_hooks import register_module_hooks
 from actionlab.version import __version__
 
@@ -99,6 +100,8 @@ def train_model(model: nn.Module, dataset: Dataset | Sequence[Dataset], cfg: Con
         if cfg.get('cudnn_benchmark'):
             torch.backends.cudnn.benchmark = True
         device = _device(cfg, distributed)
+        if device.type == 'cpu':  # keep the step's large activations in the heap between steps
+            retain_freed_memory()
         data = cfg.data
         loader_setting = dict(videos_per_gpu=data.get('videos_per_gpu', 1),
                               workers_per_gpu=data.get('workers_per_gpu', 1),

@@ -306,3 +306,12 @@ def test_module_hooks_normalize_uint8_batches_in_the_model(tmp_path, make_cfg):
     assert len(runs[1].model.backbone._forward_pre_hooks) == 1
     for (name, a), b in zip(runs[0].model.state_dict().items(), runs[1].model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_cpu_training_keeps_freed_memory_for_reuse(tmp_path, make_cfg, monkeypatch):
+    import actionlab.apis.train as train_api
+
+    calls = []
+    monkeypatch.setattr(train_api, 'retain_freed_memory', lambda: calls.append(True) or True)
+    run(make_cfg(tmp_path, total_epochs=1))
+    assert calls == [True]
